@@ -1,0 +1,52 @@
+"""``mlflow-compliance server``."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+
+from mlflow_compliance.server.launch import exec_server, not_yet_honoured_switches
+from mlflow_compliance.settings import Settings
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    help="Folder for the database and artifacts [default: ./.mlflow-compliance, "
+    "or MLFLOW_COMPLIANCE_HOME].",
+)
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--backend-store-uri",
+    help="Tracking and registry database (e.g. postgresql://...) instead of the home's SQLite.",
+)
+@click.option(
+    "--artifacts-destination",
+    help="Artifact storage (e.g. s3://bucket/path) instead of the home's artifact folder.",
+)
+def server(
+    host: str,
+    port: int,
+    home: str | None,
+    workers: int,
+    backend_store_uri: str | None,
+    artifacts_destination: str | None,
+) -> None:
+    """Run the compliance server: `mlflow server --app-name compliance` on a home."""
+    settings = Settings.from_env(
+        home, backend_store_uri=backend_store_uri, artifacts_destination=artifacts_destination
+    )
+    console = Console(stderr=True, soft_wrap=True)
+    console.print(f"mlflow-compliance: home {settings.home}")
+    console.print(f"mlflow-compliance: tracking and registry {settings.store_uri}")
+    console.print(f"mlflow-compliance: artifacts {settings.artifacts_uri} (served through the server)")
+    console.print("mlflow-compliance: compliance tag validation on every tag write")
+    for name in not_yet_honoured_switches():
+        console.print(
+            f"[bold yellow]mlflow-compliance: {name} is set, but this version does not "
+            "implement it yet; nothing is encrypted or access-logged[/]"
+        )
+    exec_server(settings, host, port, workers)

@@ -1,0 +1,33 @@
+"""Which MLflow REST routes a layer cares about, by method and path.
+
+Paths are matched as the app routes them: after the optional static prefix, under
+both ``/api/`` and the UI's ``/ajax-api/`` twins.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from mlflow.server.handlers import STATIC_PREFIX_ENV_VAR
+
+
+def _api(pattern: str) -> re.Pattern[str]:
+    prefix = re.escape(os.environ.get(STATIC_PREFIX_ENV_VAR, "").rstrip("/"))
+    return re.compile(rf"^{prefix}/(?:ajax-)?api/{pattern}$")
+
+
+TAG_WRITES = _api(
+    r"(?:2\.0/mlflow/(?:"
+    r"runs/(?:create|set-tag|log-batch|log-inputs)"
+    r"|experiments/(?:create|set-experiment-tag)"
+    r"|registered-models/(?:create|set-tag)"
+    r"|model-versions/(?:create|set-tag)"
+    r"|logged-models(?:/[^/]+/tags)?"
+    r")|3\.0/mlflow/datasets/(?:create|[^/]+/tags))"
+)
+"""Every route that writes run, experiment, model, dataset or logged-model tags."""
+
+TAG_WRITE_METHODS = frozenset({"POST", "PATCH"})
+
+RUNS_SEARCH = _api(r"2\.0/mlflow/runs/search")
