@@ -1,0 +1,68 @@
+"""Real servers for the suite: a compliance server on SQLite and one on PostgreSQL.
+
+Session-scoped, so the suite starts each once. PostgreSQL comes from
+``scripts/postgres.sh`` (run by ``make test``), which sets MLFLOW_COMPLIANCE_TEST_PG.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import pytest
+import sqlalchemy
+
+from tests.servers import Server, start_compliance_server
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    s = start_compliance_server(tmp_path_factory.mktemp("home-sqlite"))
+    yield s
+    s.stop()
+
+
+def _postgres_url() -> str:
+    url = os.environ.get("MLFLOW_COMPLIANCE_TEST_PG")
+    if not url:
+        raise RuntimeError(
+            "MLFLOW_COMPLIANCE_TEST_PG is not set: run the suite with `make test`, which "
+            "starts PostgreSQL (scripts/postgres.sh)"
+        )
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    admin = sqlalchemy.create_engine(_postgres_url(), isolation_level="AUTOCOMMIT")
+    name = f"mlflow_compliance_test_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as c:
+        c.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    url = _postgres_url().rsplit("/", 1)[0] + "/" + name
+    s = start_compliance_server(tmp_path_factory.mktemp("home-pg"), backend_store_uri=url)
+    yield s
+    s.stop()
+    with admin.connect() as c:
+        c.execute(sqlalchemy.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_server(request: pytest.FixtureRequest) -> Server:
+    """The compliance server on each backend the product supports."""
+    return request.getfixturevalue("server" if request.param == "sqlite" else "pg_server")
+
+
+@pytest.fixture
+def tracking(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[mlflow.MlflowClient]:
+    """The MLflow client pointed at the SQLite compliance server, no run active."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+    mlflow.set_tracking_uri(server.url)
+    yield mlflow.MlflowClient(server.url)
+    while mlflow.active_run():
+        mlflow.end_run()

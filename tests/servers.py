@@ -1,0 +1,96 @@
+"""Starting real servers for tests and benchmarks: the compliance server and plain MLflow."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    home: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def _start(command: list[str], home: Path, port: int, env: dict[str, str] | None) -> Server:
+    home.mkdir(parents=True, exist_ok=True)
+    log = home / "server.log"
+    process = subprocess.Popen(
+        command,
+        cwd=home,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
+    )
+    server = Server(f"http://127.0.0.1:{port}", process, log, home)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(server.url + "/health", timeout=2).status_code == 200:
+                return server
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    server.stop()
+    raise RuntimeError(f"server did not answer within 120 s:\n{log.read_text()[-3000:]}")
+
+
+def start_compliance_server(
+    home: Path,
+    workers: int = 1,
+    backend_store_uri: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Server:
+    port = free_port()
+    command = [
+        str(BIN / "mlflow-compliance"), "server",
+        "--home", str(home), "--port", str(port), "--workers", str(workers),
+    ]
+    if backend_store_uri:
+        command += ["--backend-store-uri", backend_store_uri]
+    return _start(command, home, port, env)
+
+
+def start_plain_mlflow_server(home: Path, workers: int = 1) -> Server:
+    """Plain ``mlflow server`` on the same kind of home: the baseline."""
+    port = free_port()
+    db = home / "mlflow.db"
+    command = [
+        str(BIN / "mlflow"), "server",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--backend-store-uri", f"sqlite:///{db}",
+        "--registry-store-uri", f"sqlite:///{db}",
+        "--serve-artifacts", "--artifacts-destination", str(home / "artifacts"),
+        "--default-artifact-root", "mlflow-artifacts:/",
+    ]
+    return _start(command, home, port, None)
