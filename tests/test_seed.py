@@ -72,7 +72,9 @@ def test_config_script_puts_the_record_on_the_logged_model(
     assert model.tags["compliance.gdpr.personal_data"] == "false"
 
 
-def test_seed_curl_works_as_written(server: Server, seed_runs: dict[str, mlflow.entities.Run]) -> None:
+def test_seed_curl_works_as_written(
+    server: Server, seed_runs: dict[str, mlflow.entities.Run]
+) -> None:
     done = subprocess.run(
         ["curl", "-s", "-X", "GET", f"{server.url}/api/2.0/mlflow/runs/search",
          "-d", '{"filter": "tags.compliance = \\"GDPR\\""}'],

@@ -22,7 +22,9 @@ BAD = ("compliance.gdpr.lawful_basis", "because-we-can")
 GOOD = ("compliance.gdpr.lawful_basis", "contract")
 
 
-def call(server: Server, method: str, path: str, body: Any = None, ajax: bool = False) -> requests.Response:
+def call(
+    server: Server, method: str, path: str, body: Any = None, ajax: bool = False
+) -> requests.Response:
     prefix = "/ajax-api" if ajax else "/api"
     return requests.request(method, f"{server.url}{prefix}{path}", json=body, timeout=30)
 

@@ -23,7 +23,9 @@ class Settings:
     artifacts_destination: str | None = None
 
     @classmethod
-    def from_env(cls, home: str | os.PathLike[str] | None = None, **overrides: str | None) -> Settings:
+    def from_env(
+        cls, home: str | os.PathLike[str] | None = None, **overrides: str | None
+    ) -> Settings:
         chosen = home or os.environ.get(HOME_ENV) or DEFAULT_HOME
         return cls(home=Path(chosen).expanduser().resolve(), **overrides)
 

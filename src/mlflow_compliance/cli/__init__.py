@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from mlflow_compliance.cli.record import record
@@ -10,9 +12,29 @@ from mlflow_compliance.cli.server import server
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mlflow-compliance")
+def cli() -> None:
+    """GDPR and EU AI Act compliance for MLflow.
+
+    Records and checks evidence of compliance; it does not give legal advice.
+    """
+
+
+cli.add_command(server)
+cli.add_command(record)
+
+
 def main() -> None:
-    """GDPR and EU AI Act compliance for MLflow."""
-
-
-main.add_command(server)
-main.add_command(record)
+    """Run the CLI; any usage or input error is one line on stderr and exit code 2."""
+    try:
+        code = cli.main(standalone_mode=False)
+    except click.UsageError as e:
+        hint = f" (see {e.ctx.command_path} --help)" if e.ctx else ""
+        click.echo(f"Error: {e.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

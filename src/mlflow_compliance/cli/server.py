@@ -42,7 +42,9 @@ def server(
     console = Console(stderr=True, soft_wrap=True)
     console.print(f"mlflow-compliance: home {settings.home}")
     console.print(f"mlflow-compliance: tracking and registry {settings.store_uri}")
-    console.print(f"mlflow-compliance: artifacts {settings.artifacts_uri} (served through the server)")
+    console.print(
+        f"mlflow-compliance: artifacts {settings.artifacts_uri} (served through the server)"
+    )
     console.print("mlflow-compliance: compliance tag validation on every tag write")
     for name in not_yet_honoured_switches():
         console.print(

@@ -66,7 +66,8 @@ class SeedSearch:
                 send,
                 400,
                 "INVALID_PARAMETER_VALUE",
-                'request body: not a JSON object; expected e.g. {"filter": "tags.compliance = \'GDPR\'"}',
+                "request body: not a JSON object; expected e.g. "
+                '{"filter": "tags.compliance = \'GDPR\'"}',
             )
             return
         for key, value in parse_qsl(scope.get("query_string", b"").decode()):
