@@ -15,7 +15,7 @@ import mlflow
 import pytest
 import sqlalchemy
 
-from tests.servers import Server, start_compliance_server
+from mlflow_compliance.testing import Server, start_compliance_server
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.servers import BIN, Server
+from mlflow_compliance.testing import BIN, Server
 
 CLI = str(BIN / "mlflow-compliance")
 

@@ -12,8 +12,8 @@ import mlflow
 import pytest
 import requests
 
+from mlflow_compliance.testing import Server
 from tests.conftest import ROOT
-from tests.servers import Server
 
 SEED = ROOT / "examples" / "seed"
 LINE = "Model logged with compliance tags and data description"

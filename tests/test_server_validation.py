@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.servers import Server
+from mlflow_compliance.testing import Server
 
 BAD = ("compliance.gdpr.lawful_basis", "because-we-can")
 GOOD = ("compliance.gdpr.lawful_basis", "contract")

@@ -1,4 +1,5 @@
-"""Starting real servers for tests and benchmarks: the compliance server and plain MLflow."""
+"""Real servers on loopback, for the test suite and the benchmarks: the compliance server
+and plain `mlflow server`, each on its own home."""
 
 from __future__ import annotations
 
@@ -81,7 +82,9 @@ def start_compliance_server(
     return _start(command, home, port, env)
 
 
-def start_plain_mlflow_server(home: Path, workers: int = 1) -> Server:
+def start_plain_mlflow_server(
+    home: Path, workers: int = 1, env: dict[str, str] | None = None
+) -> Server:
     """Plain ``mlflow server`` on the same kind of home: the baseline."""
     port = free_port()
     db = home / "mlflow.db"
@@ -93,4 +96,4 @@ def start_plain_mlflow_server(home: Path, workers: int = 1) -> Server:
         "--serve-artifacts", "--artifacts-destination", str(home / "artifacts"),
         "--default-artifact-root", "mlflow-artifacts:/",
     ]
-    return _start(command, home, port, None)
+    return _start(command, home, port, env)
