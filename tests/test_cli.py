@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -58,6 +59,15 @@ def test_record_show_without_any_compliance_toml_exits_2(tmp_path: Path) -> None
     done = cli("record", "show", cwd=tmp_path)
     assert done.returncode == 2
     assert "no compliance.toml" in done.stderr
+
+
+def test_record_show_with_a_missing_named_config_exits_2(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [CLI, "record", "show"], capture_output=True, text=True, cwd=tmp_path, timeout=60,
+        env={**os.environ, "MLFLOW_COMPLIANCE_CONFIG": str(tmp_path / "nope.toml")},
+    )
+    assert done.returncode == 2
+    assert done.stderr == f"Error: MLFLOW_COMPLIANCE_CONFIG: {tmp_path / 'nope.toml'} is not a file\n"
 
 
 def test_record_reference_prints_the_docs_page() -> None:

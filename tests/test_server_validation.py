@@ -322,3 +322,17 @@ def test_mlflow_client_sees_the_refusal_as_an_mlflow_error(tracking: Any) -> Non
     assert "compliance.gdpr.personal_data: 'perhaps' is not allowed" in str(caught.value)
     assert "compliance.gdpr.personal_data" not in tracking.get_run(run.info.run_id).data.tags
     assert mlflow.get_tracking_uri() == tracking.tracking_uri
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["//api/2.0/mlflow/runs/set-tag", "///api/2.0/mlflow/runs/set-tag",
+     "/api/2.0/mlflow/runs/set%2Dtag", "/api/2.0/mlflow//runs/set-tag",
+     "/api/2.0/mlflow/./runs/set-tag", "/api/2.0/mlflow/x/../runs/set-tag",
+     "/api/2.0/mlflow/runs/set-tag/", "/api/2.0/mlflow/runs%2Fset-tag"],
+)
+def test_path_spellings_do_not_slip_past_validation(server: Server, path: str) -> None:
+    w = World.make(server)
+    r = requests.post(server.url + path, json={"run_id": w.run_id, **_kv(BAD)}, timeout=30)
+    assert r.status_code != 200
+    assert BAD[0] not in w.run_tags()

@@ -29,10 +29,10 @@ def reference() -> None:
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 def show(file: Path | None) -> None:
     """Check a compliance.toml (default: found upward from here) and show its tags."""
-    path = file or find_project_file()
-    if path is None:
-        raise InputError("no compliance.toml here or in any parent folder")
     try:
+        path = file or find_project_file()
+        if path is None:
+            raise InputError("no compliance.toml here or in any parent folder")
         config = load_project(path)
     except ProjectConfigError as e:
         raise InputError(str(e)) from None

@@ -7,6 +7,7 @@ both ``/api/`` and the UI's ``/ajax-api/`` twins.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 
 from mlflow.server.handlers import STATIC_PREFIX_ENV_VAR
@@ -31,3 +32,14 @@ TAG_WRITES = _api(
 TAG_WRITE_METHODS = frozenset({"POST", "PATCH"})
 
 RUNS_SEARCH = _api(r"2\.0/mlflow/runs/search")
+
+
+def normalized(path: str) -> str:
+    """The path with repeated slashes and dot segments resolved.
+
+    MLflow's mount and Werkzeug accept ``//api/...`` for ``/api/...``; matching on the
+    normalized path means no spelling reaches a route that a layer did not see.
+    """
+    if "//" not in path and "/." not in path:
+        return path
+    return posixpath.normpath(re.sub(r"/{2,}", "/", path))

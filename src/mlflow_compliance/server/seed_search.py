@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlflow_compliance.server.body import BodyTooLarge, read_body, replay
 from mlflow_compliance.server.errors import send_error
-from mlflow_compliance.server.routes import RUNS_SEARCH
+from mlflow_compliance.server.routes import RUNS_SEARCH, normalized
 
 
 def active_experiment_ids() -> list[str]:
@@ -49,7 +49,7 @@ class SeedSearch:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET" or not RUNS_SEARCH.match(
-            scope["path"]
+            normalized(scope["path"])
         ):
             await self.app(scope, receive, send)
             return

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mlflow_compliance.record import check_tags
 from mlflow_compliance.server.body import BodyTooLarge, read_body, replay
 from mlflow_compliance.server.errors import send_error
-from mlflow_compliance.server.routes import TAG_WRITE_METHODS, TAG_WRITES
+from mlflow_compliance.server.routes import TAG_WRITE_METHODS, TAG_WRITES, normalized
 
 
 def tags_in(payload: Any) -> Iterator[tuple[str, str]]:
@@ -66,7 +66,7 @@ class ComplianceValidation:
         if (
             scope["type"] != "http"
             or scope["method"] not in TAG_WRITE_METHODS
-            or not TAG_WRITES.match(scope["path"])
+            or not TAG_WRITES.match(normalized(scope["path"]))
         ):
             await self.app(scope, receive, send)
             return
