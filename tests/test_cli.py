@@ -67,7 +67,8 @@ def test_record_show_with_a_missing_named_config_exits_2(tmp_path: Path) -> None
         env={**os.environ, "MLFLOW_COMPLIANCE_CONFIG": str(tmp_path / "nope.toml")},
     )
     assert done.returncode == 2
-    assert done.stderr == f"Error: MLFLOW_COMPLIANCE_CONFIG: {tmp_path / 'nope.toml'} is not a file\n"
+    missing = tmp_path / "nope.toml"
+    assert done.stderr == f"Error: MLFLOW_COMPLIANCE_CONFIG: {missing} is not a file\n"
 
 
 def test_record_reference_prints_the_docs_page() -> None:
