@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from mlflow_compliance.server.routes import TAG_WRITE_METHODS, TAG_WRITES
+from mlflow_compliance.testing import mlflow_routes
 
 # Routes that look like tag writes but do not carry the compliance record, and why.
 NOT_RECORD_TAGS = {
@@ -19,6 +20,7 @@ NOT_RECORD_TAGS = {
     "/api/2.0/mlflow/traces/x/tags": "traces are not described by the compliance record",
     "/api/3.0/mlflow/traces": "traces are not described by the compliance record",
     "/api/3.0/mlflow/traces/x/tags": "traces are not described by the compliance record",
+    "/v1/traces": "OpenTelemetry trace ingest, not described by the compliance record",
     "/api/3.0/mlflow/gateway/endpoints/set-tag": "AI gateway endpoints, not ML assets",
     "/api/3.0/mlflow/gateway/endpoints/create": "AI gateway endpoints, not ML assets",
     "/api/3.0/mlflow/gateway/endpoints/bindings/create": "AI gateway, no tags",
@@ -27,6 +29,8 @@ NOT_RECORD_TAGS = {
     "/api/3.0/mlflow/gateway/model-definitions/create": "AI gateway, no tags",
     "/api/3.0/mlflow/gateway/secrets/create": "AI gateway, no tags",
     "/api/3.0/mlflow/label-schemas/create": "labelling schemas, no tags",
+    "/api/3.0/mlflow/mcp-servers/x/tags": "MCP server registry, not ML assets",
+    "/api/3.0/mlflow/mcp-servers/x/versions/x/tags": "MCP server registry, not ML assets",
     "/api/3.0/mlflow/review-queues/create": "review queues, no tags",
     "/api/3.0/mlflow/review-queues/get-or-create-user": "review queues, no tags",
 }
@@ -40,19 +44,7 @@ def _looks_like_tag_write(path: str) -> bool:
 
 
 def _write_routes() -> set[str]:
-    from mlflow.server import app as flask_app
-    from mlflow.server.fastapi_app import app as fastapi_app
-
-    paths = {
-        re.sub(r"<[^>]+>", "x", rule.rule)
-        for rule in flask_app.url_map.iter_rules()
-        if rule.methods and rule.methods & (TAG_WRITE_METHODS | {"PUT"})
-    }
-    for route in fastapi_app.routes:
-        methods = getattr(route, "methods", None) or set()
-        if methods & (TAG_WRITE_METHODS | {"PUT"}):
-            paths.add(re.sub(r"\{[^}]+\}", "x", route.path))  # type: ignore[attr-defined]
-    return paths
+    return {path for method, path in mlflow_routes() if method in TAG_WRITE_METHODS | {"PUT"}}
 
 
 def test_every_tag_writing_route_is_validated_or_explained() -> None:
@@ -67,6 +59,13 @@ def test_every_tag_writing_route_is_validated_or_explained() -> None:
         "MLflow has tag-writing routes that compliance validation does not cover: "
         f"{unexplained}; add them to routes.TAG_WRITES or explain them in NOT_RECORD_TAGS"
     )
+
+
+def test_fastapi_native_routes_are_enumerated_too() -> None:
+    routes = mlflow_routes()
+    assert ("PUT", "/api/2.0/mlflow-artifacts/artifacts/x") in routes
+    assert ("POST", "/api/3.0/mlflow/mcp-servers/x/tags") in routes
+    assert ("POST", "/api/2.0/mlflow/runs/set-tag") in routes
 
 
 def test_the_routes_validation_covers_exist_in_mlflow() -> None:

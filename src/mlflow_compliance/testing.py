@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -97,3 +98,33 @@ def start_plain_mlflow_server(
         "--default-artifact-root", "mlflow-artifacts:/",
     ]
     return _start(command, home, port, env)
+
+
+def mlflow_routes() -> set[tuple[str, str]]:
+    """Every (method, path) the installed MLflow server answers, Flask and FastAPI.
+
+    Path parameters are written ``x`` whatever their name, so both frameworks' routes
+    compare alike. Used by tests that must notice a route a new MLflow release adds.
+    """
+    import re
+
+    from mlflow.server import app as flask_app
+    from mlflow.server.fastapi_app import app as fastapi_app
+
+    routes: set[tuple[str, str]] = set()
+    for rule in flask_app.url_map.iter_rules():
+        for method in rule.methods or ():
+            routes.add((method, re.sub(r"<[^>]+>", "x", rule.rule)))
+
+    def walk(items: list[Any], prefix: str) -> None:
+        for route in items:
+            included = getattr(route, "original_router", None)
+            if included is not None:  # FastAPI's include_router keeps the router nested
+                context = getattr(route, "include_context", None)
+                walk(included.routes, prefix + getattr(context, "prefix", ""))
+                continue
+            for method in getattr(route, "methods", None) or ():
+                routes.add((method, re.sub(r"\{[^}]+\}", "x", prefix + route.path)))
+
+    walk(list(fastapi_app.routes), "")
+    return {(m, p) for m, p in routes if m not in ("HEAD", "OPTIONS")}
