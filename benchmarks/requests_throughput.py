@@ -1,10 +1,12 @@
 """Request throughput of the compliance server against plain ``mlflow server``.
 
 Two workloads on identically prepared servers: ``runs/search`` (a filtered search on
-compliance tags over 200 tagged runs) and ``runs/log-batch`` (metrics, params and
-valid compliance tags, so validation does its full work). Load comes from separate
-client processes holding keep-alive connections. Goal of the foundation issue: the
-stack without security layers is nearly free, ratio >= 0.95.
+compliance tags over 200 tagged runs) and ``runs/log-batch`` (metrics and valid
+compliance tags, so validation does its full work). Load comes from separate client
+processes holding keep-alive connections. The compliance server is driven by an
+ordinary user (so authorization resolves and checks grants on every request), once
+with HTTP Basic and once with an API token; the baselines are plain ``mlflow server``
+without authentication and MLflow's own ``basic-auth`` app. Goal: >= 0.9 of plain.
 
     python -m benchmarks.requests_throughput [--rounds 7] [--seconds 4] [--clients 8]
 """
@@ -12,16 +14,19 @@ stack without security layers is nearly free, ratio >= 0.95.
 from __future__ import annotations
 
 import argparse
+import base64
 import multiprocessing
-import sys
+import tempfile
 import time
-import uuid
+from pathlib import Path
 from typing import Any
 
 import requests
 
-from benchmarks.runner import Result, alternate, report, server_pair
-from mlflow_compliance.testing import Server
+from benchmarks.runner import Result, report, rotate
+from mlflow_compliance.testing import Server, start_compliance_server, start_plain_mlflow_server
+
+BENCH_PASSWORD = "bench password 1234"
 
 TAGS = [
     {"key": "compliance", "value": "GDPR"},
@@ -33,10 +38,11 @@ TAGS = [
 ]
 
 
-def prepare(server: Server) -> dict[str, Any]:
+def prepare(server: Server, headers: dict[str, str] | None = None) -> dict[str, Any]:
     """200 tagged runs in one experiment; returns what the workloads need."""
     api = f"{server.url}/api/2.0/mlflow"
     with requests.Session() as s:
+        s.headers.update(headers or {})
         eid = s.post(f"{api}/experiments/create", json={"name": "bench"}).json()["experiment_id"]
         run_ids = []
         for i in range(200):
@@ -46,7 +52,7 @@ def prepare(server: Server) -> dict[str, Any]:
             r = s.post(f"{api}/runs/create", json={"experiment_id": eid, "tags": tags})
             r.raise_for_status()
             run_ids.append(r.json()["run"]["info"]["run_id"])
-    return {"experiment_id": eid, "run_ids": run_ids}
+    return {"experiment_id": eid, "run_ids": run_ids, "headers": headers or {}}
 
 
 def search_request(url: str, ctx: dict[str, Any], i: int) -> tuple[str, dict[str, Any]]:
@@ -75,6 +81,7 @@ def _client(args: tuple[str, str, dict[str, Any], float, int]) -> int:
     make = WORKLOADS[workload]
     done = 0
     with requests.Session() as s:
+        s.headers.update(ctx.get("headers", {}))
         end = time.monotonic() + seconds
         i = seed * 1_000_000
         while time.monotonic() < end:
@@ -87,14 +94,38 @@ def _client(args: tuple[str, str, dict[str, Any], float, int]) -> int:
     return done
 
 
+def run_clients(
+    pool: Any, workload: str, url: str, ctx: dict[str, Any], clients: int, seconds: float
+) -> float:
+    """Requests per second that ``clients`` processes get from the server at ``url``."""
+    jobs = [(workload, url, ctx, seconds, c) for c in range(clients)]
+    start = time.monotonic()
+    total = sum(pool.map(_client, jobs))
+    return total / (time.monotonic() - start)
+
+
 def throughput(pool: Any, workload: str, ctx: dict[str, Any], clients: int, seconds: float):
     def measure(server: Server) -> float:
-        jobs = [(workload, server.url, ctx[server.url], seconds, c) for c in range(clients)]
-        start = time.monotonic()
-        total = sum(pool.map(_client, jobs))
-        return total / (time.monotonic() - start)
+        return run_clients(pool, workload, server.url, ctx[server.url], clients, seconds)
 
     return measure
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def bench_user(server: Server, mlflow_basic_auth: bool) -> dict[str, str]:
+    """An ordinary (non-admin) user on an authenticating server; its Basic header."""
+    admin = basic(*server.auth) if server.auth else {}
+    if mlflow_basic_auth:
+        r = requests.post(f"{server.url}/api/2.0/mlflow/users/create", headers=admin,
+                          json={"username": "bench", "password": BENCH_PASSWORD}, timeout=30)
+    else:
+        r = requests.post(f"{server.url}/api/2.0/compliance/users/create", headers=admin,
+                          json={"name": "bench", "password": BENCH_PASSWORD}, timeout=30)
+    r.raise_for_status()
+    return basic("bench", BENCH_PASSWORD)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,19 +136,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     results = []
-    with server_pair(args.workers) as (ours, plain):
-        ctx = {s.url: prepare(s) for s in (ours, plain)}
-        with multiprocessing.get_context("spawn").Pool(args.clients) as pool:
-            for workload in WORKLOADS:
-                measure = throughput(pool, workload, ctx, args.clients, args.seconds)
-                measure(ours), measure(plain)  # warm-up, not counted
-                result = Result(f"{workload} throughput", "req/s", goal=0.95)
-                results.append(alternate(result, ours, plain, measure, args.rounds))
-    report(results)
-    print(f"run id {uuid.uuid4().hex[:8]}: rounds={args.rounds} seconds={args.seconds} "
-          f"clients={args.clients} workers={args.workers}")
+    with tempfile.TemporaryDirectory(prefix="mlflow-compliance-bench-") as tmp:
+        env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        servers = {
+            "ours": start_compliance_server(Path(tmp) / "ours", args.workers, env=env),
+            "plain": start_plain_mlflow_server(Path(tmp) / "plain", args.workers, env),
+            "basic-auth": start_plain_mlflow_server(
+                Path(tmp) / "basic-auth", args.workers, env, app_name="basic-auth"),
+        }
+        try:
+            ours, plain, mlflow_auth = servers["ours"], servers["plain"], servers["basic-auth"]
+            ours_basic = prepare(ours, bench_user(ours, False))
+            token = requests.post(
+                f"{ours.url}/api/2.0/compliance/tokens/create", json={"name": "bench"},
+                headers=basic(*ours.auth or ("", "")), timeout=30).json()["token"]
+            ours_token = {**ours_basic, "headers": {"Authorization": f"Bearer {token}"}}
+            plain_ctx = prepare(plain)
+            mlflow_auth_ctx = prepare(mlflow_auth, bench_user(mlflow_auth, True))
+            contenders = {
+                "ours basic": (ours.url, ours_basic),
+                "ours token": (ours.url, ours_token),
+                "plain": (plain.url, plain_ctx),
+                "mlflow basic-auth": (mlflow_auth.url, mlflow_auth_ctx),
+            }
+            with multiprocessing.get_context("spawn").Pool(args.clients) as pool:
+                for workload in WORKLOADS:
+                    measures = {
+                        name: (lambda u=url, c=ctx, w=workload: run_clients(
+                            pool, w, u, c, args.clients, args.seconds))
+                        for name, (url, ctx) in contenders.items()
+                    }
+                    for measure in measures.values():  # warm-up, not counted
+                        measure()
+                    samples = rotate(f"{workload} req/s", measures, args.rounds)
+                    for name, base, goal in [
+                        ("ours basic", "plain", 0.9), ("ours token", "plain", 0.9),
+                        ("ours basic", "mlflow basic-auth", None),
+                    ]:
+                        results.append(Result(f"{workload}: {name} / {base}", "req/s",
+                                              samples[name], samples[base], goal))
+        finally:
+            for server in servers.values():
+                server.stop()
+    met = report(results)
+    print(f"rounds={args.rounds} seconds={args.seconds} clients={args.clients} "
+          f"workers={args.workers}; goals met: {met}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,9 +1,10 @@
 """The one convention every benchmark follows.
 
-Each benchmark starts the compliance server and its baseline (plain ``mlflow server``)
-from the same virtual environment, with the same workers and the same kind of home,
-prepares both the same way, then measures them in alternating rounds (the order flips
-every round) so that noise on this shared machine hits both alike. It prints the
+Each benchmark starts the compliance server and its baselines (plain ``mlflow server``,
+MLflow's ``basic-auth`` app) from the same virtual environment, with the same workers
+and the same kind of home, prepares them the same way, then measures them in rotating
+rounds (a different one starts each round) so that noise on this shared machine hits
+all alike. It prints the
 median of each side and the ratio compliance / baseline; higher is better for a
 throughput. No single absolute time is meant to be quoted.
 """
@@ -11,20 +12,11 @@ throughput. No single absolute time is meant to be quoted.
 from __future__ import annotations
 
 import statistics
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
-
-from mlflow_compliance.testing import (
-    Server,
-    start_compliance_server,
-    start_plain_mlflow_server,
-)
 
 console = Console(width=120)
 
@@ -42,48 +34,24 @@ class Result:
         return statistics.median(self.compliance) / statistics.median(self.baseline)
 
 
-@contextmanager
-def server_pair(workers: int) -> Iterator[tuple[Server, Server]]:
-    """The compliance server and plain MLflow, each on a fresh home."""
-    with tempfile.TemporaryDirectory(prefix="mlflow-compliance-bench-") as tmp:
-        # Job execution (GenAI background jobs) is off for both: it is not what we measure.
-        env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-        ours = start_compliance_server(Path(tmp) / "compliance", workers=workers, env=env)
-        try:
-            plain = start_plain_mlflow_server(Path(tmp) / "plain", workers=workers, env=env)
-        except BaseException:
-            ours.stop()
-            raise
-        try:
-            yield ours, plain
-        finally:
-            ours.stop()
-            plain.stop()
-
-
-def alternate(
-    result: Result,
-    ours: Server,
-    plain: Server,
-    measure: Callable[[Server], float],
-    rounds: int,
-) -> Result:
-    """Measure both servers ``rounds`` times each, flipping the order every round."""
+def rotate(
+    label: str, measures: dict[str, Callable[[], float]], rounds: int
+) -> dict[str, list[float]]:
+    """Run every measure ``rounds`` times, the starting one rotating each round."""
+    names = list(measures)
+    samples: dict[str, list[float]] = {n: [] for n in names}
     for i in range(rounds):
-        order = [(ours, result.compliance), (plain, result.baseline)]
-        for server, samples in order if i % 2 == 0 else reversed(order):
-            samples.append(measure(server))
-        console.log(
-            f"{result.name} round {i + 1}/{rounds}: compliance {result.compliance[-1]:.1f}, "
-            f"plain {result.baseline[-1]:.1f} {result.unit}"
-        )
-    return result
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            samples[name].append(measures[name]())
+        shown = ", ".join(f"{n} {samples[n][-1]:.1f}" for n in names)
+        console.log(f"{label} round {i + 1}/{rounds}: {shown}")
+    return samples
 
 
 def report(results: list[Result]) -> bool:
     """Print medians and ratios; True if every ratio meets its goal."""
-    table = Table(title="compliance server / plain mlflow server (medians)")
-    for column in ("benchmark", "compliance", "plain", "ratio", "goal", "rounds"):
+    table = Table(title="compliance server / baseline (medians)")
+    for column in ("benchmark", "compliance", "baseline", "ratio", "goal", "rounds"):
         table.add_column(column)
     met = True
     for r in results:

@@ -15,9 +15,23 @@ import mlflow
 import pytest
 import sqlalchemy
 
-from mlflow_compliance.testing import Server, start_compliance_server
+from mlflow_compliance.testing import ADMIN_PASSWORD, Server, start_compliance_server
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def admin_credentials() -> Iterator[None]:
+    """The MLflow client (and the scripts the tests run) act as the bootstrap admin."""
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
+    os.environ["MLFLOW_TRACKING_USERNAME"] = "admin"
+    os.environ["MLFLOW_TRACKING_PASSWORD"] = ADMIN_PASSWORD
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture(scope="session")

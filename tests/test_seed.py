@@ -76,7 +76,8 @@ def test_seed_curl_works_as_written(
     server: Server, seed_runs: dict[str, mlflow.entities.Run]
 ) -> None:
     done = subprocess.run(
-        ["curl", "-s", "-X", "GET", f"{server.url}/api/2.0/mlflow/runs/search",
+        ["curl", "-s", "-u", ":".join(server.auth or ()),
+         "-X", "GET", f"{server.url}/api/2.0/mlflow/runs/search",
          "-d", '{"filter": "tags.compliance = \\"GDPR\\""}'],
         capture_output=True, text=True, timeout=60, check=True,
     )
@@ -94,7 +95,7 @@ def test_get_search_finds_runs_across_experiments_by_a_dotted_tag(
     r = requests.get(
         f"{server.url}/api/2.0/mlflow/runs/search",
         data=json.dumps({"filter": "tags.`compliance.ai_act.risk_class` = 'minimal'"}),
-        timeout=30,
+        timeout=30, auth=server.auth,
     )
     assert r.status_code == 200, r.text
     experiments = {run["info"]["experiment_id"] for run in r.json()["runs"]}
@@ -102,7 +103,8 @@ def test_get_search_finds_runs_across_experiments_by_a_dotted_tag(
 
 
 def test_get_search_with_a_bad_body_is_a_400_in_mlflow_error_shape(server: Server) -> None:
-    r = requests.get(f"{server.url}/api/2.0/mlflow/runs/search", data="{not json", timeout=30)
+    r = requests.get(f"{server.url}/api/2.0/mlflow/runs/search", data="{not json", timeout=30,
+                     auth=server.auth)
     assert r.status_code == 400
     assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     assert r.json()["message"].startswith("request body:")
@@ -113,6 +115,6 @@ def test_post_search_keeps_mlflow_behaviour(
 ) -> None:
     # MLflow's POST without experiment_ids finds nothing; MLflow clients rely on POST as is.
     r = requests.post(f"{server.url}/api/2.0/mlflow/runs/search",
-                      json={"filter": "tags.compliance = 'GDPR'"}, timeout=30)
+                      json={"filter": "tags.compliance = 'GDPR'"}, timeout=30, auth=server.auth)
     assert r.status_code == 200
     assert r.json().get("runs", []) == []

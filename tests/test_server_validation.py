@@ -26,7 +26,9 @@ def call(
     server: Server, method: str, path: str, body: Any = None, ajax: bool = False
 ) -> requests.Response:
     prefix = "/ajax-api" if ajax else "/api"
-    return requests.request(method, f"{server.url}{prefix}{path}", json=body, timeout=30)
+    return requests.request(
+        method, f"{server.url}{prefix}{path}", json=body, timeout=30, auth=server.auth
+    )
 
 
 def ok(server: Server, method: str, path: str, body: Any = None) -> dict[str, Any]:
@@ -279,7 +281,7 @@ def test_double_encoded_json_body_is_validated_as_mlflow_reads_it(server: Server
     w = World.make(server)
     body = json.dumps(json.dumps({"run_id": w.run_id, **_kv(BAD)}))
     r = requests.post(f"{server.url}/api/2.0/mlflow/runs/set-tag", data=body,
-                      headers={"Content-Type": "application/json"}, timeout=30)
+                      headers={"Content-Type": "application/json"}, timeout=30, auth=server.auth)
     assert_refused(r, BAD[0])
     assert BAD[0] not in w.run_tags()
 
@@ -333,6 +335,7 @@ def test_mlflow_client_sees_the_refusal_as_an_mlflow_error(tracking: Any) -> Non
 )
 def test_path_spellings_do_not_slip_past_validation(server: Server, path: str) -> None:
     w = World.make(server)
-    r = requests.post(server.url + path, json={"run_id": w.run_id, **_kv(BAD)}, timeout=30)
+    r = requests.post(server.url + path, json={"run_id": w.run_id, **_kv(BAD)}, timeout=30,
+                      auth=server.auth)
     assert r.status_code != 200
     assert BAD[0] not in w.run_tags()

@@ -24,12 +24,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+ADMIN_PASSWORD = "admin-" + os.urandom(12).hex()
+"""The bootstrap admin's password on every compliance server this process starts."""
+
+
 @dataclass
 class Server:
     url: str
     process: subprocess.Popen[bytes]
     log: Path
     home: Path
+    auth: tuple[str, str] | None = None  # the admin's Basic credentials (None: plain MLflow)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -80,13 +85,21 @@ def start_compliance_server(
     ]
     if backend_store_uri:
         command += ["--backend-store-uri", backend_store_uri]
-    return _start(command, home, port, env)
+    server = _start(
+        command, home, port, {"MLFLOW_COMPLIANCE_ADMIN_PASSWORD": ADMIN_PASSWORD, **(env or {})}
+    )
+    server.auth = ("admin", ADMIN_PASSWORD)
+    return server
 
 
 def start_plain_mlflow_server(
-    home: Path, workers: int = 1, env: dict[str, str] | None = None
+    home: Path, workers: int = 1, env: dict[str, str] | None = None, app_name: str | None = None
 ) -> Server:
-    """Plain ``mlflow server`` on the same kind of home: the baseline."""
+    """Plain ``mlflow server`` on the same kind of home: the baseline.
+
+    ``app_name="basic-auth"`` runs MLflow's own (experimental) authentication instead,
+    with admin's password ADMIN_PASSWORD.
+    """
     port = free_port()
     db = home / "mlflow.db"
     command = [
@@ -97,7 +110,16 @@ def start_plain_mlflow_server(
         "--serve-artifacts", "--artifacts-destination", str(home / "artifacts"),
         "--default-artifact-root", "mlflow-artifacts:/",
     ]
-    return _start(command, home, port, env)
+    if app_name != "basic-auth":
+        return _start(command, home, port, env)
+    auth_env = {
+        "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": os.urandom(16).hex(),
+        **(env or {}),
+    }
+    server = _start([*command, "--app-name", "basic-auth"], home, port, auth_env)
+    server.auth = ("admin", ADMIN_PASSWORD)
+    return server
 
 
 def mlflow_routes() -> set[tuple[str, str]]:

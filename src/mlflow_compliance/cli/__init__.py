@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from mlflow_compliance.cli.access import grant, revoke, tokens, users
 from mlflow_compliance.cli.record import record
 from mlflow_compliance.cli.server import server
 
@@ -21,6 +22,10 @@ def cli() -> None:
 
 cli.add_command(server)
 cli.add_command(record)
+cli.add_command(users)
+cli.add_command(grant)
+cli.add_command(revoke)
+cli.add_command(tokens)
 
 
 def main() -> None:

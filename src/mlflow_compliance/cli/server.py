@@ -5,7 +5,11 @@ from __future__ import annotations
 import click
 from rich.console import Console
 
-from mlflow_compliance.server.launch import exec_server, not_yet_honoured_switches
+from mlflow_compliance.server.launch import (
+    exec_server,
+    not_yet_honoured_switches,
+    prepare_identities,
+)
 from mlflow_compliance.settings import Settings
 
 
@@ -45,6 +49,14 @@ def server(
     console.print(
         f"mlflow-compliance: artifacts {settings.artifacts_uri} (served through the server)"
     )
+    settings.create_home()
+    password = prepare_identities(settings)
+    if password is not None:
+        console.print(
+            f"[bold]mlflow-compliance: created user admin with password {password}[/] "
+            f"(also in {settings.home / 'admin-password'}, mode 0600; shown only this once)"
+        )
+    console.print("mlflow-compliance: authentication required on every route but /health")
     console.print("mlflow-compliance: compliance tag validation on every tag write")
     for name in not_yet_honoured_switches():
         console.print(

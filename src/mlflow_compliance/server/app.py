@@ -1,23 +1,53 @@
 """The ``compliance`` server app: MLflow's own ASGI app inside the compliance layers.
 
 Loaded by ``mlflow server --app-name compliance`` (entry point group ``mlflow.app``) in
-every worker. The request path of DESIGN.md, outermost first; the layers that later
-issues add (host check, audit, authentication, authorization) slot in above
-validation, in this order.
+every worker. The request path of DESIGN.md, outermost first:
+
+    authentication -> seed's GET search -> authorization -> administration API
+    -> surface hardening -> identity claims -> compliance validation
+    -> MLflow (FastAPI + Flask)
+
+The host check (MLflow's own, DNS-rebinding) stays inside MLflow's app; the audit
+layer will wrap everything.
 """
 
 from __future__ import annotations
 
+import os
+
 from starlette.types import ASGIApp
 
+from mlflow_compliance.identity.store import IdentityStore
+from mlflow_compliance.server.administration import Administration
+from mlflow_compliance.server.authentication.credentials import Authenticator
+from mlflow_compliance.server.authentication.layer import Authentication
+from mlflow_compliance.server.authentication.oidc import OidcSettings, OidcVerifier
+from mlflow_compliance.server.authorization.layer import Authorization
+from mlflow_compliance.server.claims import IdentityClaims
 from mlflow_compliance.server.seed_search import SeedSearch
+from mlflow_compliance.server.surface import SurfaceHardening
 from mlflow_compliance.server.validation import ComplianceValidation
 
 
 def create_app() -> ASGIApp:
+    from mlflow.server import BACKEND_STORE_URI_ENV_VAR
     from mlflow.server.fastapi_app import app as mlflow_app
 
+    uri = os.environ.get(BACKEND_STORE_URI_ENV_VAR)
+    if not uri:
+        raise RuntimeError(
+            f"{BACKEND_STORE_URI_ENV_VAR} is not set: start with mlflow-compliance server"
+        )
+    store = IdentityStore.connect(uri)
+    oidc = OidcSettings.from_env()
+    authenticator = Authenticator(store, OidcVerifier(oidc) if oidc else None)
+
     app: ASGIApp = mlflow_app
-    app = SeedSearch(app)
     app = ComplianceValidation(app)
+    app = IdentityClaims(app)
+    app = SurfaceHardening(app)
+    app = Administration(app, store)
+    app = Authorization(app, store)
+    app = SeedSearch(app)
+    app = Authentication(app, authenticator)
     return app

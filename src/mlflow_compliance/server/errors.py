@@ -7,7 +7,13 @@ import json
 from starlette.types import Send
 
 
-async def send_error(send: Send, status: int, error_code: str, message: str) -> None:
+async def send_error(
+    send: Send,
+    status: int,
+    error_code: str,
+    message: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     """Send ``{"error_code": ..., "message": ...}`` with the given HTTP status."""
     body = json.dumps({"error_code": error_code, "message": message}).encode()
     await send(
@@ -17,7 +23,20 @@ async def send_error(send: Send, status: int, error_code: str, message: str) -> 
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *(headers or []),
             ],
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def send_unauthenticated(send: Send, message: str) -> None:
+    """401, with the challenge that makes a browser ask for Basic credentials (the UI)."""
+    await send_error(
+        send, 401, "UNAUTHENTICATED", message,
+        [(b"www-authenticate", b'Basic realm="mlflow-compliance", charset="UTF-8"')],
+    )
+
+
+async def send_forbidden(send: Send, message: str) -> None:
+    await send_error(send, 403, "PERMISSION_DENIED", message)

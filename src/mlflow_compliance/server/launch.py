@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+from mlflow_compliance.identity.bootstrap import bootstrap_admin
+from mlflow_compliance.identity.store import IdentityStore
 from mlflow_compliance.settings import HOME_ENV, Settings
 
 SEED_SWITCHES = ("MLFLOW_ARTIFACT_ENCRYPTION", "MLFLOW_ACCESS_LOGGING")
@@ -43,9 +45,17 @@ def not_yet_honoured_switches() -> list[str]:
     return [name for name in SEED_SWITCHES if os.environ.get(name)]
 
 
+def prepare_identities(settings: Settings) -> str | None:
+    """Create the identity tables and the first admin; its generated password, if any."""
+    store = IdentityStore.connect(settings.store_uri)
+    try:
+        return bootstrap_admin(store, settings.home)
+    finally:
+        store.engine.dispose()
+
+
 def exec_server(settings: Settings, host: str, port: int, workers: int) -> None:
     """Replace this process with the MLflow server, so signals reach it directly."""
-    settings.create_home()
     os.environ[HOME_ENV] = str(settings.home)
     command = mlflow_server_command(settings, host, port, workers)
     os.execv(command[0], command)

@@ -1,0 +1,199 @@
+"""REST endpoints for users, grants and API tokens (``/api/2.0/compliance/...``).
+
+Admin-only: the route table marks them ``ADMIN``, so the authorization layer has
+already refused anyone else. Errors use MLflow's error shape and name the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mlflow_compliance.identity.store import (
+    GrantKind,
+    IdentityError,
+    IdentityStore,
+    NotFound,
+    Token,
+    User,
+    parse_clearances,
+    parse_level,
+    parse_role,
+)
+
+PREFIX = "/api/2.0/compliance/"
+KINDS = {"experiment": GrantKind.EXPERIMENT, "model": GrantKind.REGISTERED_MODEL}
+
+
+def _user(u: User) -> dict[str, Any]:
+    return {
+        "name": u.name,
+        "role": u.role.value,
+        "clearances": sorted(c.value for c in u.clearances),
+    }
+
+
+def _token(t: Token) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "user": t.user_name,
+        "created_at": t.created_at.isoformat(),
+        "expires_at": t.expires_at.isoformat() if t.expires_at else None,
+        "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+    }
+
+
+def _field(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise IdentityError(f"{name}: required, a non-empty string")
+    return value
+
+
+def _kind(data: dict[str, Any]) -> str:
+    kind = _field(data, "kind")
+    if kind not in KINDS:
+        raise IdentityError(f"kind: {kind!r} is not allowed; allowed: experiment, model")
+    return KINDS[kind]
+
+
+Handler = Callable[[IdentityStore, dict[str, Any]], Any]
+
+
+def endpoint(
+    store: IdentityStore, handler: Handler
+) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def run(request: Request) -> JSONResponse:
+        data: dict[str, Any] = dict(request.query_params)
+        if request.method == "POST":
+            try:
+                data = await request.json()
+            except ValueError:
+                data = None  # type: ignore[assignment]
+            if not isinstance(data, dict):
+                return _error(400, "INVALID_PARAMETER_VALUE", "request body: not a JSON object")
+        try:
+            return JSONResponse(await run_in_threadpool(handler, store, data))
+        except NotFound as e:
+            return _error(404, "RESOURCE_DOES_NOT_EXIST", str(e))
+        except IdentityError as e:
+            return _error(400, "INVALID_PARAMETER_VALUE", str(e))
+
+    return run
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error_code": code, "message": message}, status_code=status)
+
+
+def create_user(store: IdentityStore, data: dict[str, Any]) -> Any:
+    clearances = data.get("clearances") or []
+    if not isinstance(clearances, list):
+        raise IdentityError("clearances: must be a list")
+    sso = data.get("sso") is True
+    user = store.create_user(
+        _field(data, "name"),
+        None if sso else _field(data, "password"),
+        parse_role(data.get("role") or "user"),
+        parse_clearances(clearances),
+    )
+    return {"user": _user(user)}
+
+
+def list_users(store: IdentityStore, data: dict[str, Any]) -> Any:
+    return {"users": [_user(u) for u in store.list_users()]}
+
+
+def delete_user(store: IdentityStore, data: dict[str, Any]) -> Any:
+    store.delete_user(_field(data, "name"))
+    return {}
+
+
+def set_password(store: IdentityStore, data: dict[str, Any]) -> Any:
+    store.set_password(_field(data, "name"), _field(data, "password"))
+    return {}
+
+
+def set_grant(store: IdentityStore, data: dict[str, Any]) -> Any:
+    store.grant(
+        _field(data, "name"),
+        _kind(data),
+        _field(data, "target"),
+        parse_level(_field(data, "permission")),
+    )
+    return {}
+
+
+def delete_grant(store: IdentityStore, data: dict[str, Any]) -> Any:
+    store.revoke(_field(data, "name"), _kind(data), _field(data, "target"))
+    return {}
+
+
+def list_grants(store: IdentityStore, data: dict[str, Any]) -> Any:
+    name = _field(data, "name")
+    store.user(name)
+    kinds = {v: k for k, v in KINDS.items()}
+    return {
+        "grants": [
+            {"kind": kinds[kind], "target": target, "permission": level.name.lower()}
+            for (kind, target), level in sorted(store.grants_of(name).items())
+        ]
+    }
+
+
+def create_token(store: IdentityStore, data: dict[str, Any]) -> Any:
+    expires = data.get("expires_at")
+    try:
+        expires_at = datetime.fromisoformat(expires) if expires else None
+    except (TypeError, ValueError):
+        raise IdentityError("expires_at: not an ISO 8601 date-time") from None
+    if expires_at is not None and expires_at.tzinfo is None:
+        raise IdentityError("expires_at: needs a time zone, e.g. 2027-01-31T00:00:00+00:00")
+    token, plaintext = store.create_token(_field(data, "name"), expires_at)
+    return {"token": plaintext, **_token(token)}
+
+
+def list_tokens(store: IdentityStore, data: dict[str, Any]) -> Any:
+    return {"tokens": [_token(t) for t in store.list_tokens(data.get("name") or None)]}
+
+
+def revoke_token(store: IdentityStore, data: dict[str, Any]) -> Any:
+    store.revoke_token(_field(data, "id"))
+    return {}
+
+
+ROUTES = [
+    ("POST", "users/create", create_user),
+    ("GET", "users/list", list_users),
+    ("POST", "users/delete", delete_user),
+    ("POST", "users/set-password", set_password),
+    ("POST", "grants/set", set_grant),
+    ("POST", "grants/delete", delete_grant),
+    ("GET", "grants/list", list_grants),
+    ("POST", "tokens/create", create_token),
+    ("GET", "tokens/list", list_tokens),
+    ("POST", "tokens/revoke", revoke_token),
+]
+
+
+class Administration:
+    """ASGI layer: answers ``/api/2.0/compliance/...`` itself, hands the rest on."""
+
+    def __init__(self, app: ASGIApp, store: IdentityStore) -> None:
+        self.app = app
+        self.router = Router(
+            [Route(PREFIX + path, endpoint(store, h), methods=[m]) for m, path, h in ROUTES]
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
+            await self.router(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -1,0 +1,64 @@
+"""Identity overrides claims: a run's user is the authenticated principal.
+
+MLflow stores whatever ``user_id`` and ``mlflow.user`` tag a client sends, even with
+authentication on. This layer sets both from the principal on ``runs/create`` and
+refuses a later write of the ``mlflow.user`` tag.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mlflow_compliance.identity.principal import ANONYMOUS, SCOPE_KEY, Principal
+from mlflow_compliance.server.body import BodyTooLarge, read_body, replay
+from mlflow_compliance.server.errors import send_error
+from mlflow_compliance.server.routes import normalized
+from mlflow_compliance.server.validation import parse_json, tags_in
+
+USER_TAG = "mlflow.user"
+RUN_CREATE = {"/api/2.0/mlflow/runs/create", "/ajax-api/2.0/mlflow/runs/create"}
+TAG_WRITES = {
+    f"/{api}/2.0/mlflow/runs/{route}"
+    for api in ("api", "ajax-api")
+    for route in ("set-tag", "log-batch")
+}
+
+
+class IdentityClaims:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = normalized(scope["path"]) if scope["type"] == "http" else ""
+        if scope.get("method") != "POST" or (path not in RUN_CREATE and path not in TAG_WRITES):
+            await self.app(scope, receive, send)
+            return
+        try:
+            raw = await read_body(receive)
+        except BodyTooLarge:
+            await send_error(send, 413, "RESOURCE_EXHAUSTED", "request body: too large")
+            return
+        payload = parse_json(raw)
+        who: Principal = scope.get(SCOPE_KEY, ANONYMOUS)
+        if path in TAG_WRITES:
+            if any(key == USER_TAG for key, _ in tags_in(payload)):
+                await send_error(send, 400, "INVALID_PARAMETER_VALUE",
+                                 f"{USER_TAG}: set by the server from the authenticated user")
+                return
+            await self.app(scope, replay(raw, receive), send)
+            return
+        body = json.dumps(_claimed(payload, who.name)).encode()
+        headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await self.app({**scope, "headers": headers}, replay(body, receive), send)
+
+
+def _claimed(payload: Any, user: str) -> dict[str, Any]:
+    data = dict(payload) if isinstance(payload, dict) else {}
+    data["user_id"] = user
+    tags = [t for t in data.get("tags") or [] if isinstance(t, dict) and t.get("key") != USER_TAG]
+    data["tags"] = [*tags, {"key": USER_TAG, "value": user}]
+    return data

@@ -1,0 +1,154 @@
+"""Hardening MLflow's surface: requests MLflow would accept but a compliance server must not.
+
+Each check answers a class of MLflow advisories (DESIGN.md) with a 400 or 403 in
+MLflow's error shape, before MLflow sees the request:
+
+- artifacts only through the server: an experiment's own ``artifact_location`` (direct
+  ``s3://``/``file://`` writes, ``#`` fragments: CVE-2023-6909, CVE-2024-3848) and
+  multipart/presigned transfers straight to storage are refused;
+- artifact paths never leave their folder, in any encoding (CVE-2023-30172,
+  CVE-2023-6831, CVE-2024-1560);
+- a model version's ``source`` stays inside its source run's artifacts (CVE-2023-1177);
+- webhooks never aim at loopback, private or link-local addresses (CVE-2026-2393).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mlflow_compliance.server.body import BodyTooLarge, read_body, replay
+from mlflow_compliance.server.errors import send_error, send_forbidden
+from mlflow_compliance.server.routes import normalized
+from mlflow_compliance.server.validation import parse_json
+
+API = r"^/(?:ajax-)?api/2\.0/"
+ARTIFACT_ROUTE = re.compile(API + r"mlflow-artifacts/artifacts(?:/(?P<path>.*))?$")
+DIRECT_TRANSFER = re.compile(API + r"(?:mlflow-artifacts/mpu/|mlflow/artifacts/presigned-)")
+EXPERIMENT_CREATE = re.compile(API + r"mlflow/experiments/create$")
+VERSION_CREATE = re.compile(API + r"mlflow/model-versions/create$")
+WEBHOOK_WRITE = re.compile(API + r"mlflow/webhooks(?:/[^/]+)?$")
+PATH_QUERY_ROUTES = re.compile(r"(?:^/get-artifact$|^/model-versions/get-artifact$|"
+                               + API + r"mlflow/artifacts/list$)")
+
+
+def unsafe_path(path: str) -> str | None:
+    """Why an artifact path could leave its folder, or None; decodes until stable."""
+    seen = path
+    for _ in range(5):
+        decoded = unquote(seen)
+        if decoded == seen:
+            break
+        seen = decoded
+    else:
+        return "is percent-encoded too many times"
+    if "\x00" in seen or "\\" in seen:
+        return "contains a NUL byte or a backslash"
+    if seen.startswith("/") or re.match(r"^[A-Za-z]:", seen):
+        return "is absolute"
+    if any(part in ("..", ".") for part in seen.split("/")):
+        return "contains . or .. segments"
+    return None
+
+
+def source_problem(source: Any, run_id: Any) -> str | None:
+    """Why a model version's source is not inside its run's artifacts, or None."""
+    if not isinstance(source, str) or not source:
+        return None  # MLflow itself refuses a missing source
+    if "#" in source or "?" in source:
+        return "source: a fragment or query is not allowed"
+    if problem := unsafe_path(source.split(":/", 1)[-1].lstrip("/")):
+        return f"source: {problem}"
+    if re.match(r"^models:/m-[0-9a-f]+(/|$)", source):
+        return None  # a logged model, resolved by MLflow inside its experiment
+    if not isinstance(run_id, str) or not run_id:
+        return "source: must be inside a run's artifacts (runs:/<run_id>/...); give run_id"
+    if source.startswith(f"runs:/{run_id}/") or source == f"runs:/{run_id}":
+        return None
+    if re.match(rf"^mlflow-artifacts:/\d+/{re.escape(run_id)}/artifacts(/|$)", source):
+        return None
+    return f"source: must be inside the artifacts of run {run_id} (runs:/{run_id}/...)"
+
+
+def webhook_problem(url: Any) -> str | None:
+    """Why a webhook URL may not be called, or None."""
+    if not isinstance(url, str):
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "url: must be an http(s) URL with a host"
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, None)}
+    except OSError:
+        return f"url: host {parts.hostname!r} does not resolve"
+    for address in addresses:
+        ip = ipaddress.ip_address(str(address).split("%")[0])
+        if not ip.is_global:
+            return f"url: {parts.hostname} resolves to a non-public address ({ip})"
+    return None
+
+
+class SurfaceHardening:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = normalized(scope["path"])
+        if DIRECT_TRANSFER.match(path):
+            await send_forbidden(send, "direct transfers to storage are off: "
+                                       "artifacts go through the server")
+            return
+        problem = self._path_problem(scope, path)
+        if problem is None and scope["method"] in ("POST", "PATCH", "PUT") and (
+            EXPERIMENT_CREATE.match(path) or VERSION_CREATE.match(path)
+            or WEBHOOK_WRITE.match(path)
+        ):
+            try:
+                raw = await read_body(receive)
+            except BodyTooLarge:
+                await send_error(send, 413, "RESOURCE_EXHAUSTED", "request body: too large")
+                return
+            receive = replay(raw, receive)
+            problem = self._body_problem(path, parse_json(raw))
+        if problem is not None:
+            await send_error(send, 400, "INVALID_PARAMETER_VALUE", problem)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _path_problem(scope: Scope, path: str) -> str | None:
+        artifact = ARTIFACT_ROUTE.match(path)
+        raw_path = scope.get("raw_path") or b""
+        candidates: list[tuple[str, str]] = []
+        if artifact and artifact["path"]:
+            candidates.append(("artifact path", artifact["path"]))
+            candidates.append(("artifact path", raw_path.decode("latin-1")))
+        if artifact or PATH_QUERY_ROUTES.match(path):
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            candidates += [("path", p) for p in query.get("path", [])]
+        for name, value in candidates:
+            if name == "artifact path" and value.startswith("/"):
+                value = value.split("/mlflow-artifacts/artifacts/", 1)[-1]
+            if reason := unsafe_path(value):
+                return f"{name}: {reason}"
+        return None
+
+    @staticmethod
+    def _body_problem(path: str, payload: Any) -> str | None:
+        data = payload if isinstance(payload, dict) else {}
+        if EXPERIMENT_CREATE.match(path) and data.get("artifact_location"):
+            return ("artifact_location: not allowed; the server stores every experiment's "
+                    "artifacts itself (mlflow-artifacts:/)")
+        if VERSION_CREATE.match(path):
+            return source_problem(data.get("source"), data.get("run_id"))
+        if WEBHOOK_WRITE.match(path) and "url" in data:
+            return webhook_problem(data.get("url"))
+        return None
