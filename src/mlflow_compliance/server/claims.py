@@ -7,16 +7,15 @@ refuses a later write of the ``mlflow.user`` tag.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlflow_compliance.identity.principal import ANONYMOUS, SCOPE_KEY, Principal
-from mlflow_compliance.server.body import BodyTooLarge, read_body, replay
+from mlflow_compliance.server.body import BodyTooLarge, json_body, with_body
 from mlflow_compliance.server.errors import send_error
 from mlflow_compliance.server.routes import normalized
-from mlflow_compliance.server.validation import parse_json, tags_in
+from mlflow_compliance.server.validation import tags_in
 
 USER_TAG = "mlflow.user"
 RUN_CREATE = {"/api/2.0/mlflow/runs/create", "/ajax-api/2.0/mlflow/runs/create"}
@@ -37,23 +36,20 @@ class IdentityClaims:
             await self.app(scope, receive, send)
             return
         try:
-            raw = await read_body(receive)
+            payload, receive = await json_body(scope, receive)
         except BodyTooLarge:
             await send_error(send, 413, "RESOURCE_EXHAUSTED", "request body: too large")
             return
-        payload = parse_json(raw)
         who: Principal = scope.get(SCOPE_KEY, ANONYMOUS)
         if path in TAG_WRITES:
             if any(key == USER_TAG for key, _ in tags_in(payload)):
                 await send_error(send, 400, "INVALID_PARAMETER_VALUE",
                                  f"{USER_TAG}: set by the server from the authenticated user")
                 return
-            await self.app(scope, replay(raw, receive), send)
+            await self.app(scope, receive, send)
             return
-        body = json.dumps(_claimed(payload, who.name)).encode()
-        headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
-        headers.append((b"content-length", str(len(body)).encode()))
-        await self.app({**scope, "headers": headers}, replay(body, receive), send)
+        scope, receive = with_body(scope, receive, _claimed(payload, who.name))
+        await self.app(scope, receive, send)
 
 
 def _claimed(payload: Any, user: str) -> dict[str, Any]:

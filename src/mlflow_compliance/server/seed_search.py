@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mlflow_compliance.server.body import BodyTooLarge, read_body, replay
+from mlflow_compliance.server.body import BodyTooLarge, read_body, with_body
 from mlflow_compliance.server.errors import send_error
 from mlflow_compliance.server.routes import RUNS_SEARCH, normalized
 
@@ -77,13 +77,7 @@ class SeedSearch:
                 query.setdefault(key, value)
         if not query.get("experiment_ids"):
             query["experiment_ids"] = await anyio.to_thread.run_sync(self.experiment_ids)
-        new_body = json.dumps(query).encode()
-        headers = [
-            (k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length")
-        ]
-        headers += [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(new_body)).encode()),
-        ]
-        post = {**scope, "method": "POST", "headers": headers, "query_string": b""}
-        await self.app(post, replay(new_body, receive), send)
+        post, receive = with_body(
+            {**scope, "method": "POST", "query_string": b""}, receive, query
+        )
+        await self.app(post, receive, send)

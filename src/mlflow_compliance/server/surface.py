@@ -22,10 +22,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mlflow_compliance.server.body import BodyTooLarge, read_body, replay
+from mlflow_compliance.server.body import BodyTooLarge, json_body
 from mlflow_compliance.server.errors import send_error, send_forbidden
 from mlflow_compliance.server.routes import normalized
-from mlflow_compliance.server.validation import parse_json
 
 API = r"^/(?:ajax-)?api/2\.0/"
 ARTIFACT_ROUTE = re.compile(API + r"mlflow-artifacts/artifacts(?:/(?P<path>.*))?$")
@@ -112,12 +111,11 @@ class SurfaceHardening:
             or WEBHOOK_WRITE.match(path)
         ):
             try:
-                raw = await read_body(receive)
+                payload, receive = await json_body(scope, receive)
             except BodyTooLarge:
                 await send_error(send, 413, "RESOURCE_EXHAUSTED", "request body: too large")
                 return
-            receive = replay(raw, receive)
-            problem = self._body_problem(path, parse_json(raw))
+            problem = self._body_problem(path, payload)
         if problem is not None:
             await send_error(send, 400, "INVALID_PARAMETER_VALUE", problem)
             return

@@ -14,7 +14,7 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlflow_compliance.record import check_tags
-from mlflow_compliance.server.body import BodyTooLarge, read_body, replay
+from mlflow_compliance.server.body import BodyTooLarge, json_body
 from mlflow_compliance.server.errors import send_error
 from mlflow_compliance.server.routes import TAG_WRITE_METHODS, TAG_WRITES, normalized
 
@@ -45,17 +45,6 @@ def _tag_list(tags: Any) -> Iterator[tuple[str, str]]:
                 yield str(tag["key"]), str(tag.get("value", ""))
 
 
-def parse_json(body: bytes) -> Any:
-    """The body as MLflow's handlers will read it, double-encoded JSON included."""
-    try:
-        payload = json.loads(body) if body else None
-        if isinstance(payload, str):  # MLflow decodes a JSON string a second time
-            payload = json.loads(payload)
-    except ValueError:
-        return None  # not JSON: MLflow refuses it with its own error
-    return payload
-
-
 class ComplianceValidation:
     """ASGI layer: a 400 in MLflow's error shape for any invalid compliance tag."""
 
@@ -71,14 +60,13 @@ class ComplianceValidation:
             await self.app(scope, receive, send)
             return
         try:
-            body = await read_body(receive)
+            payload, receive = await json_body(scope, receive)
         except BodyTooLarge:
             await send_error(send, 413, "RESOURCE_EXHAUSTED", "request body: too large to check")
             return
-        payload = parse_json(body)
         problems = check_tags(tags_in(payload))
         if problems:
             message = "; ".join(map(str, problems))
             await send_error(send, 400, "INVALID_PARAMETER_VALUE", message)
             return
-        await self.app(scope, replay(body, receive), send)
+        await self.app(scope, receive, send)

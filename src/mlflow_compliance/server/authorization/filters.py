@@ -74,9 +74,18 @@ def model_versions(store: IdentityStore, who: Principal, answer: dict[str, Any])
     return answer
 
 
-BY_PATH: dict[str, Filter] = {
-    "/api/2.0/mlflow/experiments/search": experiments,
-    "/api/2.0/mlflow/runs/search": runs,
-    "/api/2.0/mlflow/registered-models/search": registered_models,
-    "/api/2.0/mlflow/model-versions/search": model_versions,
+def _users(who: Principal) -> bool:
+    return who.role is Role.USER
+
+
+def _uncleared(who: Principal) -> bool:
+    return not who.cleared_for_personal_data
+
+
+# Which searches are filtered, and for whom (an unfiltered answer streams through as is).
+BY_PATH: dict[str, tuple[Filter, Callable[[Principal], bool]]] = {
+    "/api/2.0/mlflow/experiments/search": (experiments, _users),
+    "/api/2.0/mlflow/runs/search": (runs, _uncleared),
+    "/api/2.0/mlflow/registered-models/search": (registered_models, _users),
+    "/api/2.0/mlflow/model-versions/search": (model_versions, _users),
 }

@@ -28,11 +28,10 @@ from mlflow_compliance.server.authorization.table import (
     Source,
     find,
 )
-from mlflow_compliance.server.body import BodyTooLarge, read_body, replay
+from mlflow_compliance.server.body import BodyTooLarge, json_body, with_body
 from mlflow_compliance.server.capture import rewrite_json_answer
 from mlflow_compliance.server.errors import send_error, send_forbidden, send_unauthenticated
 from mlflow_compliance.server.routes import normalized
-from mlflow_compliance.server.validation import parse_json
 
 ROUTE_KEY = "mlflow_compliance.route"
 
@@ -87,12 +86,10 @@ class Authorization:
             payload: Any = None
             if any(w.source is Source.JSON for w in route.where):
                 try:
-                    raw = await read_body(receive)
+                    payload, receive = await json_body(scope, receive)
                 except BodyTooLarge:
                     await send_error(send, 413, "RESOURCE_EXHAUSTED", "request body: too large")
                     return
-                payload = parse_json(raw)
-                receive = replay(raw, receive)
             query = parse_qs(scope.get("query_string", b"").decode())
             named = values(route.where, params, query, payload)
             if route.path in NARROWED:
@@ -101,8 +98,8 @@ class Authorization:
                 if not ids:
                     await _send_json(send, {})
                     return
-                body = json.dumps({**(payload or {}), "experiment_ids": ids}).encode()
-                scope, receive = _with_body(scope, body), replay(body, receive)
+                narrowed = {**(payload or {}), "experiment_ids": ids}
+                scope, receive = with_body(scope, receive, narrowed)
             elif named is None:
                 await send_forbidden(send, f"{route.action}: the request names no resource")
                 return
@@ -113,14 +110,13 @@ class Authorization:
                 if reason:
                     await send_forbidden(send, reason)
                     return
-        answer_filter = filters.BY_PATH.get(route.path)
+        answer_filter, applies = filters.BY_PATH.get(route.path, (None, None))
         created = CREATED.get(route.path) if who.role is Role.USER else None
-        if answer_filter is not None and (
-            who.role is Role.USER or not who.cleared_for_personal_data
-        ):
+        if answer_filter is not None and applies is not None and applies(who):
+            keep = answer_filter
 
             def change(status: int, data: Any) -> Any:
-                return answer_filter(self.store, who, data) if status == 200 else data
+                return keep(self.store, who, data) if status == 200 else data
 
             await rewrite_json_answer(self.app, scope, receive, send, change)
         elif created is not None:
@@ -172,11 +168,6 @@ def _extra(payload: Any, query: dict[str, list[str]]) -> dict[str, Any]:
     if version is None and query.get("version"):
         version = query["version"][0]
     return {"version": version}
-
-
-def _with_body(scope: Scope, body: bytes) -> Scope:
-    headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
-    return {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
 
 
 async def _send_json(send: Send, data: Any) -> None:

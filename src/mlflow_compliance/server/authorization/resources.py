@@ -11,11 +11,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from mlflow.exceptions import MlflowException
 
 from mlflow_compliance.server.authorization.table import Resource, Source, Where
 
 PERSONAL_DATA_TAG = "compliance.gdpr.personal_data"
+
+# MLflow's own schema (runs, tags), read-only; the MLflow range is pinned and tested.
+RUN_QUERY = sa.text(
+    "SELECT r.experiment_id, t.value FROM runs r "
+    "LEFT OUTER JOIN tags t ON t.run_uuid = r.run_uuid AND t.key = :key "
+    "WHERE r.run_uuid = :run_id"
+)
 
 EXPERIMENT = "experiment"
 REGISTERED_MODEL = "registered_model"
@@ -80,10 +88,22 @@ class Resolver:
 
     def _run(self, ids: list[str], extra: Mapping[str, Any]) -> Target:
         target = Target(EXPERIMENT)
+        engine = getattr(self._tracking(), "engine", None)
         for run_id in ids:
-            run = self._tracking().get_run(run_id)
-            target.ids.append(run.info.experiment_id)
-            target.personal_data |= _personal(run.data.tags)
+            if engine is None:
+                run = self._tracking().get_run(run_id)
+                experiment_id, personal = run.info.experiment_id, _personal(run.data.tags)
+            else:
+                # One indexed row instead of MLflow's get_run (params, metrics, tags):
+                # this runs on every request that names a run.
+                with engine.connect() as c:
+                    row = c.execute(RUN_QUERY, {"run_id": run_id, "key": PERSONAL_DATA_TAG})
+                    found = row.first()
+                if found is None:
+                    return Target(EXPERIMENT, missing=True)
+                experiment_id, personal = str(found[0]), (found[1] or "").lower() == "true"
+            target.ids.append(experiment_id)
+            target.personal_data |= personal
         return target
 
     def _logged_model(self, ids: list[str], extra: Mapping[str, Any]) -> Target:
