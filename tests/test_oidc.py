@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -357,3 +358,26 @@ def test_from_env_with_all_variables_gives_settings(clean_env: pytest.MonkeyPatc
 def test_settings_refuse_non_asymmetric_algorithms(algorithm: str) -> None:
     with pytest.raises(ValueError, match=algorithm):
         OidcSettings(ISSUER, AUDIENCE, "https://idp.example.test/certs", algorithms=(algorithm,))
+
+
+def test_sso_identity_maps_only_to_a_user_created_for_sso(
+    verifier: OidcVerifier, rsa_signer: SigningKey, tmp_path: Path
+) -> None:
+    from mlflow_compliance.identity.principal import Clearance, Role
+    from mlflow_compliance.identity.store import IdentityStore
+    from mlflow_compliance.server.authentication.credentials import Authenticator
+
+    store = IdentityStore.connect(f"sqlite:///{tmp_path / 'identities.db'}")
+    store.create_user("ada", None, Role.AUDITOR, [Clearance.PERSONAL_DATA])
+    store.create_user("root-ish", "a password of some length", Role.ADMIN)
+    authenticator = Authenticator(store, verifier)
+    ada = authenticator.authenticate("Bearer " + sign(rsa_signer, claims()))
+    assert ada is not None and ada.name == "ada" and ada.method == "oidc"
+    assert ada.role is Role.AUDITOR and Clearance.PERSONAL_DATA in ada.clearances
+    # A name picked at the identity provider cannot take over a password account ...
+    takeover = sign(rsa_signer, claims(preferred_username="root-ish"))
+    assert authenticator.authenticate("Bearer " + takeover) is None
+    # ... and an SSO identity nobody created here gets nothing.
+    stranger = sign(rsa_signer, claims(preferred_username="stranger"))
+    assert authenticator.authenticate("Bearer " + stranger) is None
+    store.engine.dispose()

@@ -63,6 +63,21 @@ grants = sa.Table(
     sa.Column("permission", sa.Integer, nullable=False),
 )
 
+# The lookups every request makes, as plain statements (no per-call query building).
+_USER_BY_NAME = sa.text(
+    "SELECT name, role, clearances, password_hash, credential_version "
+    "FROM compliance_users WHERE name = :name"
+)
+_USER_BY_TOKEN = sa.text(
+    "SELECT u.name, u.role, u.clearances, u.password_hash, u.credential_version, "
+    "t.expires_at, t.revoked_at FROM compliance_tokens t "
+    "JOIN compliance_users u ON u.name = t.user_name WHERE t.token_hash = :token_hash"
+).columns(expires_at=sa.DateTime(timezone=True), revoked_at=sa.DateTime(timezone=True))
+_GRANT_LEVELS = sa.text(
+    "SELECT target, permission FROM compliance_grants "
+    "WHERE user_name = :user_name AND kind = :kind AND target IN :targets"
+).bindparams(sa.bindparam("targets", expanding=True))
+
 TOKEN_PREFIX = "mlc_"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,254}$")
 
@@ -163,7 +178,9 @@ class IdentityStore:
 
     @classmethod
     def connect(cls, uri: str) -> IdentityStore:
-        engine = sa.create_engine(uri, pool_pre_ping=True)
+        # A liveness ping per checkout costs a round trip on every request; SQLite has no
+        # connection to lose.
+        engine = sa.create_engine(uri, pool_pre_ping=not uri.startswith("sqlite"))
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine, "connect", _sqlite_foreign_keys)
         store = cls(engine)
@@ -208,7 +225,7 @@ class IdentityStore:
 
     def find_user(self, name: str) -> User | None:
         with self.engine.connect() as c:
-            row = c.execute(users.select().where(users.c.name == name)).first()
+            row = c.execute(_USER_BY_NAME, {"name": name}).first()
         return _user(row) if row else None
 
     def list_users(self) -> list[User]:
@@ -293,13 +310,8 @@ class IdentityStore:
 
     def user_for_token(self, plaintext: str) -> User | None:
         """The user a live (unexpired, unrevoked) token belongs to, else None."""
-        query = (
-            sa.select(users, tokens.c.expires_at, tokens.c.revoked_at)
-            .join(tokens, tokens.c.user_name == users.c.name)
-            .where(tokens.c.token_hash == token_hash(plaintext))
-        )
         with self.engine.connect() as c:
-            row = c.execute(query).first()
+            row = c.execute(_USER_BY_TOKEN, {"token_hash": token_hash(plaintext)}).first()
         if row is None or row.revoked_at is not None:
             return None
         expires = _aware(row.expires_at)
@@ -351,11 +363,7 @@ class IdentityStore:
             return {}
         with self.engine.connect() as c:
             rows = c.execute(
-                sa.select(grants.c.target, grants.c.permission).where(
-                    grants.c.user_name == user_name,
-                    grants.c.kind == kind,
-                    grants.c.target.in_(wanted),
-                )
+                _GRANT_LEVELS, {"user_name": user_name, "kind": kind, "targets": wanted}
             )
             return {r.target: Level(r.permission) for r in rows}
 
