@@ -75,6 +75,7 @@ class AliceData:
     experiment_id: str
     run_id: str
     personal_run_id: str
+    personal_logged_model_id: str
     model: str
 
 
@@ -93,9 +94,13 @@ def alice_data(server: Server, people: People) -> AliceData:
         "experiment_id": eid,
         "tags": [{"key": "compliance.gdpr.personal_data", "value": "true"}],
     }))["run"]["info"]["run_id"]
+    logged = ok(api(server, "POST", "/api/2.0/mlflow/logged-models", a, {
+        "experiment_id": eid,
+        "tags": [{"key": "compliance.gdpr.personal_data", "value": "true"}],
+    }))["model"]["info"]["model_id"]
     model = f"alice-model-{uuid.uuid4().hex[:6]}"
     ok(api(server, "POST", "/api/2.0/mlflow/registered-models/create", a, {"name": model}))
-    return AliceData(eid, run_id, personal, model)
+    return AliceData(eid, run_id, personal, logged, model)
 
 
 def test_no_route_answers_without_credentials_except_health(server: Server) -> None:
@@ -214,7 +219,8 @@ def test_read_grant_allows_reading_only(
 def test_personal_data_needs_clearance_even_with_a_grant(
     server: Server, people: People, alice_data: AliceData
 ) -> None:
-    eid, personal = alice_data.experiment_id, alice_data.personal_run_id
+    d = alice_data
+    eid, personal = d.experiment_id, d.personal_run_id
     for who in (people.bob, people.dave):
         ok(api(server, "POST", "/api/2.0/compliance/grants/set", server.auth,
                {"name": who[0], "kind": "experiment", "target": eid, "permission": "read"}))
@@ -225,6 +231,15 @@ def test_personal_data_needs_clearance_even_with_a_grant(
                           {"experiment_ids": [eid]}))
         assert personal not in {r["info"]["run_id"] for r in bob_sees["runs"]}
         assert alice_data.run_id in {r["info"]["run_id"] for r in bob_sees["runs"]}
+        denied(api(server, "GET", f"/api/2.0/mlflow/logged-models/{d.personal_logged_model_id}",
+                   people.bob), "personal-data clearance")
+        models = ok(api(server, "POST", "/api/2.0/mlflow/logged-models/search", people.bob,
+                        {"experiment_ids": [eid]}))
+        assert d.personal_logged_model_id not in {
+            m["info"]["model_id"] for m in models.get("models", [])}
+        models = ok(api(server, "POST", "/api/2.0/mlflow/logged-models/search", people.dave,
+                        {"experiment_ids": [eid]}))
+        assert d.personal_logged_model_id in {m["info"]["model_id"] for m in models["models"]}
         ok(api(server, "GET", "/api/2.0/mlflow/runs/get", people.dave, {"run_id": personal}))
         dave_sees = ok(api(server, "POST", "/api/2.0/mlflow/runs/search", people.dave,
                            {"experiment_ids": [eid]}))

@@ -45,6 +45,12 @@ def runs(store: IdentityStore, who: Principal, answer: dict[str, Any]) -> dict[s
     return answer
 
 
+def logged_models(store: IdentityStore, who: Principal, answer: dict[str, Any]) -> dict[str, Any]:
+    if not who.cleared_for_personal_data:
+        answer["models"] = [m for m in answer.get("models", []) if not _personal(_tags(m, "info"))]
+    return answer
+
+
 def registered_models(
     store: IdentityStore, who: Principal, answer: dict[str, Any]
 ) -> dict[str, Any]:
@@ -86,6 +92,7 @@ def _uncleared(who: Principal) -> bool:
 BY_PATH: dict[str, tuple[Filter, Callable[[Principal], bool]]] = {
     "/api/2.0/mlflow/experiments/search": (experiments, _users),
     "/api/2.0/mlflow/runs/search": (runs, _uncleared),
+    "/api/2.0/mlflow/logged-models/search": (logged_models, _uncleared),
     "/api/2.0/mlflow/registered-models/search": (registered_models, _users),
     "/api/2.0/mlflow/model-versions/search": (model_versions, _users),
 }

@@ -93,7 +93,9 @@ class Authorization:
             query = parse_qs(scope.get("query_string", b"").decode())
             named = values(route.where, params, query, payload)
             if route.path in NARROWED:
-                readable = self.store.readable(who.name, GrantKind.EXPERIMENT)
+                readable = await anyio.to_thread.run_sync(
+                    self.store.readable, who.name, GrantKind.EXPERIMENT
+                )
                 ids = [i for i in (named[1] if named else []) if i in readable]
                 if not ids:
                     await _send_json(send, {})
@@ -133,7 +135,6 @@ class Authorization:
             await rewrite_json_answer(self.app, scope, receive, send, grant_creator)
         else:
             await self.app(scope, receive, send)
-
 
     def _check(
         self,
