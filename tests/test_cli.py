@@ -22,6 +22,17 @@ def test_bad_server_option_is_one_line_and_exit_2() -> None:
     assert "--workers" in done.stderr and "1<=x<=64" in done.stderr
 
 
+def test_too_short_admin_password_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [CLI, "server", "--home", str(tmp_path / "home")], capture_output=True, text=True,
+        timeout=120, env={**os.environ, "MLFLOW_COMPLIANCE_ADMIN_PASSWORD": "short"},
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        "Error: MLFLOW_COMPLIANCE_ADMIN_PASSWORD: password: shorter than 12 characters\n"
+    )
+
+
 def test_unknown_command_is_exit_2() -> None:
     done = cli("frobnicate")
     assert done.returncode == 2

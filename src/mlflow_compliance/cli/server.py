@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import click
 from rich.console import Console
+from sqlalchemy.engine import make_url
 
+from mlflow_compliance.cli.errors import InputError
+from mlflow_compliance.identity.bootstrap import PASSWORD_ENV
+from mlflow_compliance.identity.store import IdentityError
 from mlflow_compliance.server.launch import (
     exec_server,
     not_yet_honoured_switches,
@@ -43,14 +47,18 @@ def server(
     settings = Settings.from_env(
         home, backend_store_uri=backend_store_uri, artifacts_destination=artifacts_destination
     )
+    settings.create_home()
+    try:
+        password = prepare_identities(settings)
+    except IdentityError as e:
+        raise InputError(f"{PASSWORD_ENV}: {e}") from None
     console = Console(stderr=True, soft_wrap=True)
+    store = make_url(settings.store_uri).render_as_string(hide_password=True)
     console.print(f"mlflow-compliance: home {settings.home}")
-    console.print(f"mlflow-compliance: tracking and registry {settings.store_uri}")
+    console.print(f"mlflow-compliance: tracking, registry and users {store}")
     console.print(
         f"mlflow-compliance: artifacts {settings.artifacts_uri} (served through the server)"
     )
-    settings.create_home()
-    password = prepare_identities(settings)
     if password is not None:
         console.print(
             f"[bold]mlflow-compliance: created user admin with password {password}[/] "
