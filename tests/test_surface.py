@@ -132,3 +132,24 @@ def test_path_checks() -> None:
     assert source_problem("runs:/abc/model", "abc") is None
     assert source_problem("models:/m-0123abcd", None) is None
     assert source_problem("runs:/abc/model", "def") is not None
+
+
+@pytest.mark.parametrize("name", ["page.html", "MLmodel"])
+def test_downloaded_artifacts_cannot_run_as_pages_of_this_origin(
+    server: Server, run: dict[str, str], name: str
+) -> None:
+    # Stored XSS through uploaded files (CVE-2026-33865 and the classic .html artifact).
+    payload = b"artifact_path: model\nflavors: {}\n<script>alert(document.cookie)</script>\n"
+    base = f"{run['experiment_id']}/{run['run_id']}/artifacts/{name}"
+    r = requests.put(f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{base}", data=payload,
+                     auth=server.auth, timeout=30)
+    assert r.status_code == 200
+    for url, params in [
+        (f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{base}", None),
+        (f"{server.url}/ajax-api/2.0/mlflow-artifacts/artifacts/{base}", None),
+        (f"{server.url}/get-artifact", {"run_id": run["run_id"], "path": name}),
+    ]:
+        r = requests.get(url, params=params, auth=server.auth, timeout=30)
+        assert r.status_code == 200 and r.content == payload
+        assert r.headers["content-security-policy"] == "sandbox; default-src 'none'"
+        assert r.headers["x-content-type-options"] == "nosniff"

@@ -9,7 +9,10 @@ MLflow's error shape, before MLflow sees the request:
 - artifact paths never leave their folder, in any encoding (CVE-2023-30172,
   CVE-2023-6831, CVE-2024-1560);
 - a model version's ``source`` stays inside its source run's artifacts (CVE-2023-1177);
-- webhooks never aim at loopback, private or link-local addresses (CVE-2026-2393).
+- webhooks never aim at loopback, private or link-local addresses (CVE-2026-2393);
+- a downloaded artifact can never run as a page of this origin (stored XSS through
+  uploaded files such as an ``MLmodel`` or ``.html``, CVE-2026-33865): downloads carry
+  a sandboxing Content-Security-Policy and ``nosniff``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import socket
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlflow_compliance.server.body import BodyTooLarge, json_body
 from mlflow_compliance.server.errors import send_error, send_forbidden
@@ -32,8 +35,18 @@ DIRECT_TRANSFER = re.compile(API + r"(?:mlflow-artifacts/mpu/|mlflow/artifacts/p
 EXPERIMENT_CREATE = re.compile(API + r"mlflow/experiments/create$")
 VERSION_CREATE = re.compile(API + r"mlflow/model-versions/create$")
 WEBHOOK_WRITE = re.compile(API + r"mlflow/webhooks(?:/[^/]+)?$")
-PATH_QUERY_ROUTES = re.compile(r"(?:^/get-artifact$|^/model-versions/get-artifact$|"
-                               + API + r"mlflow/artifacts/list$)")
+DOWNLOAD = re.compile(
+    r"^/(?:(?:ajax-)?api/2\.0/mlflow-artifacts/artifacts/.+|get-artifact|"
+    r"model-versions/get-artifact|(?:ajax-)?api/2\.0/mlflow/logged-models/[^/]+/artifacts/files|"
+    r"(?:ajax-)?api/[23]\.0/mlflow/get-trace-artifact)$"
+)
+SANDBOX = [
+    (b"content-security-policy", b"sandbox; default-src 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+]
+PATH_QUERY_ROUTES = re.compile(
+    r"(?:^/get-artifact$|^/model-versions/get-artifact$|" + API + r"mlflow/artifacts/list$)"
+)
 
 
 def unsafe_path(path: str) -> str | None:
@@ -102,13 +115,19 @@ class SurfaceHardening:
             return
         path = normalized(scope["path"])
         if DIRECT_TRANSFER.match(path):
-            await send_forbidden(send, "direct transfers to storage are off: "
-                                       "artifacts go through the server")
+            await send_forbidden(
+                send, "direct transfers to storage are off: artifacts go through the server"
+            )
             return
         problem = self._path_problem(scope, path)
-        if problem is None and scope["method"] in ("POST", "PATCH", "PUT") and (
-            EXPERIMENT_CREATE.match(path) or VERSION_CREATE.match(path)
-            or WEBHOOK_WRITE.match(path)
+        if (
+            problem is None
+            and scope["method"] in ("POST", "PATCH", "PUT")
+            and (
+                EXPERIMENT_CREATE.match(path)
+                or VERSION_CREATE.match(path)
+                or WEBHOOK_WRITE.match(path)
+            )
         ):
             try:
                 payload, receive = await json_body(scope, receive)
@@ -119,6 +138,8 @@ class SurfaceHardening:
         if problem is not None:
             await send_error(send, 400, "INVALID_PARAMETER_VALUE", problem)
             return
+        if scope["method"] == "GET" and DOWNLOAD.match(path):
+            send = _sandboxed(send)
         await self.app(scope, receive, send)
 
     @staticmethod
@@ -143,10 +164,26 @@ class SurfaceHardening:
     def _body_problem(path: str, payload: Any) -> str | None:
         data = payload if isinstance(payload, dict) else {}
         if EXPERIMENT_CREATE.match(path) and data.get("artifact_location"):
-            return ("artifact_location: not allowed; the server stores every experiment's "
-                    "artifacts itself (mlflow-artifacts:/)")
+            return (
+                "artifact_location: not allowed; the server stores every experiment's "
+                "artifacts itself (mlflow-artifacts:/)"
+            )
         if VERSION_CREATE.match(path):
             return source_problem(data.get("source"), data.get("run_id"))
         if WEBHOOK_WRITE.match(path) and "url" in data:
             return webhook_problem(data.get("url"))
         return None
+
+
+def _sandboxed(send: Send) -> Send:
+    async def send_sandboxed(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [
+                (k, v)
+                for k, v in message.get("headers", [])
+                if k.lower() not in (b"content-security-policy", b"x-content-type-options")
+            ]
+            message = {**message, "headers": [*headers, *SANDBOX]}
+        await send(message)
+
+    return send_sandboxed
