@@ -690,7 +690,11 @@ def _api_path(request_path: str) -> str:
 _STATIC: dict[tuple[str, str], Route] = {
     (r.method, r.path): r for r in ROUTES if r.pattern is None
 }
-_PATTERNS: list[Route] = [r for r in ROUTES if r.pattern is not None]
+# Routes with path parameters, by method, in table order (the first match wins).
+_PATTERNS: dict[str, list[tuple[re.Pattern[str], Route]]] = {}
+for _r in ROUTES:
+    if _r.pattern is not None:
+        _PATTERNS.setdefault(_r.method, []).append((_r.pattern, _r))
 
 
 def find(method: str, request_path: str) -> tuple[Route, dict[str, str]] | None:
@@ -699,9 +703,8 @@ def find(method: str, request_path: str) -> tuple[Route, dict[str, str]] | None:
     found = _STATIC.get((method, api_path))
     if found is not None:
         return found, {}
-    for candidate in _PATTERNS:
-        if candidate.method == method and candidate.pattern is not None:
-            match = candidate.pattern.match(api_path)
-            if match:
-                return candidate, match.groupdict()
+    for pattern, candidate in _PATTERNS.get(method, ()):
+        match = pattern.match(api_path)
+        if match:
+            return candidate, match.groupdict()
     return None
