@@ -31,7 +31,7 @@ R = Resource
 
 # Resources the layer resolves from the request to an experiment or registered model.
 RESOLVED = {
-    R.EXPERIMENT, R.EXPERIMENT_NAME, R.RUN, R.LOGGED_MODEL, R.TRACE, R.ARTIFACT,
+    R.EXPERIMENT, R.EXPERIMENT_NAME, R.RUN, R.LOGGED_MODEL, R.ARTIFACT,
     R.REGISTERED_MODEL, R.MODEL_VERSION,
 }
 

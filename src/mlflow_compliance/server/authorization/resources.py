@@ -1,6 +1,6 @@
 """Resolving what a request names to the experiments or registered models it touches.
 
-Runs, logged models, traces and artifact paths belong to an experiment; model versions
+Runs, logged models and artifact paths belong to an experiment; model versions
 to a registered model. Resolution also says whether the resource's compliance record
 declares personal data (``compliance.gdpr.personal_data = true``), for need-to-know.
 """
@@ -109,10 +109,6 @@ class Resolver:
     def _logged_model(self, ids: list[str], extra: Mapping[str, Any]) -> Target:
         model = self._tracking().get_logged_model(ids[0])
         return Target(EXPERIMENT, [model.experiment_id], _personal(model.tags))
-
-    def _trace(self, ids: list[str], extra: Mapping[str, Any]) -> Target:
-        info = self._tracking().get_trace_info(ids[0])
-        return Target(EXPERIMENT, [str(info.experiment_id)])
 
     def _artifact(self, ids: list[str], extra: Mapping[str, Any]) -> Target:
         # Proxied artifacts live at "<experiment_id>/<run_id>/artifacts/..." or

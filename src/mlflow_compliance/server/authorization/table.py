@@ -43,7 +43,6 @@ class Resource(StrEnum):
     EXPERIMENT_NAME = "experiment_name"  # experiment name -> experiment
     RUN = "run"  # run_id -> its experiment
     LOGGED_MODEL = "logged_model"  # model_id -> its experiment
-    TRACE = "trace"  # trace/request id -> its experiment
     ARTIFACT = "artifact"  # mlflow-artifacts path "<experiment_id>/<run_id>/..." -> experiment
     REGISTERED_MODEL = "registered_model"  # name -> registered model
     MODEL_VERSION = "model_version"  # name (+ version) -> registered model
