@@ -2,8 +2,10 @@
 
 Embedded default: everything under one home folder (``./.mlflow-compliance``, or
 ``MLFLOW_COMPLIANCE_HOME``): the SQLite database for tracking and registry, and the
-artifact folder. A backend store URI or artifacts destination given explicitly (for
-PostgreSQL and S3 at scale) replaces the home's default.
+artifact folder, the audit log (``audit.db``) and the audit signing key. A backend
+store URI, artifacts destination or audit database given explicitly (PostgreSQL and S3
+at scale) replaces the home's default; on PostgreSQL, the audit log defaults to the
+tracking database.
 """
 
 from __future__ import annotations
@@ -14,6 +16,44 @@ from pathlib import Path
 
 HOME_ENV = "MLFLOW_COMPLIANCE_HOME"
 DEFAULT_HOME = ".mlflow-compliance"
+AUDIT_DATABASE_ENV = "MLFLOW_COMPLIANCE_AUDIT_DATABASE_URL"
+ACCESS_LOGGING_ENV = "MLFLOW_ACCESS_LOGGING"  # the seed's switch
+RETENTION_ENV = "MLFLOW_COMPLIANCE_AUDIT_RETENTION_DAYS"
+MIN_RETENTION_DAYS = 183  # AI Act Art. 19: logs kept at least six months
+TRUE_WORDS = ("true", "1", "yes", "on")
+FALSE_WORDS = ("false", "0", "no", "off")
+
+
+class SettingProblem(ValueError):
+    """A setting has a value that is not allowed; the message names it."""
+
+
+def access_logging() -> bool:
+    """MLFLOW_ACCESS_LOGGING: on unless explicitly false."""
+    value = os.environ.get(ACCESS_LOGGING_ENV, "true").strip().lower()
+    if value in TRUE_WORDS or value == "":
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise SettingProblem(
+        f"{ACCESS_LOGGING_ENV}: {value!r} is not allowed; allowed: true, false"
+    )
+
+
+def retention_days(given: int | None = None) -> int:
+    """The audit retention period in days: given, MLFLOW_COMPLIANCE_AUDIT_RETENTION_DAYS,
+    or the minimum, 183 (six months, AI Act Art. 19)."""
+    raw = given if given is not None else os.environ.get(RETENTION_ENV, MIN_RETENTION_DAYS)
+    try:
+        days = int(raw)
+    except ValueError:
+        raise SettingProblem(f"{RETENTION_ENV}: {raw!r} is not a number of days") from None
+    if days < MIN_RETENTION_DAYS:
+        raise SettingProblem(
+            f"retention: {days} days is below the minimum of {MIN_RETENTION_DAYS} "
+            "(AI Act Art. 19: at least six months)"
+        )
+    return days
 
 
 @dataclass(frozen=True)
@@ -21,6 +61,7 @@ class Settings:
     home: Path
     backend_store_uri: str | None = None
     artifacts_destination: str | None = None
+    audit_database_url: str | None = None
 
     @classmethod
     def from_env(
@@ -36,6 +77,16 @@ class Settings:
     @property
     def store_uri(self) -> str:
         return self.backend_store_uri or f"sqlite:///{self.database_path}"
+
+    @property
+    def audit_url(self) -> str:
+        """Where the audit log lives: given, the env, the PostgreSQL store, or the home."""
+        given = self.audit_database_url or os.environ.get(AUDIT_DATABASE_ENV)
+        if given:
+            return given
+        if self.backend_store_uri and self.backend_store_uri.startswith("postgresql"):
+            return self.backend_store_uri
+        return f"sqlite:///{self.home / 'audit.db'}"
 
     @property
     def artifacts_uri(self) -> str:

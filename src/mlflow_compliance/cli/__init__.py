@@ -7,6 +7,7 @@ import sys
 import click
 
 from mlflow_compliance.cli.access import grant, revoke, tokens, users
+from mlflow_compliance.cli.audit import audit
 from mlflow_compliance.cli.record import record
 from mlflow_compliance.cli.server import server
 
@@ -26,6 +27,7 @@ cli.add_command(users)
 cli.add_command(grant)
 cli.add_command(revoke)
 cli.add_command(tokens)
+cli.add_command(audit)
 
 
 def main() -> None:

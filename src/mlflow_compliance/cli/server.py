@@ -6,15 +6,17 @@ import click
 from rich.console import Console
 from sqlalchemy.engine import make_url
 
+from mlflow_compliance.audit.signing import KeyProblem
 from mlflow_compliance.cli.errors import InputError
 from mlflow_compliance.identity.bootstrap import PASSWORD_ENV
 from mlflow_compliance.identity.store import IdentityError
 from mlflow_compliance.server.launch import (
     exec_server,
     not_yet_honoured_switches,
+    prepare_audit,
     prepare_identities,
 )
-from mlflow_compliance.settings import Settings
+from mlflow_compliance.settings import ACCESS_LOGGING_ENV, SettingProblem, Settings, access_logging
 
 
 @click.command()
@@ -35,6 +37,11 @@ from mlflow_compliance.settings import Settings
     "--artifacts-destination",
     help="Artifact storage (e.g. s3://bucket/path) instead of the home's artifact folder.",
 )
+@click.option(
+    "--audit-database-url",
+    help="Audit log database (e.g. postgresql://...) [default: the PostgreSQL tracking "
+    "database, else the home's audit.db; or MLFLOW_COMPLIANCE_AUDIT_DATABASE_URL].",
+)
 def server(
     host: str,
     port: int,
@@ -42,16 +49,28 @@ def server(
     workers: int,
     backend_store_uri: str | None,
     artifacts_destination: str | None,
+    audit_database_url: str | None,
 ) -> None:
     """Run the compliance server: `mlflow server --app-name compliance` on a home."""
     settings = Settings.from_env(
-        home, backend_store_uri=backend_store_uri, artifacts_destination=artifacts_destination
+        home,
+        backend_store_uri=backend_store_uri,
+        artifacts_destination=artifacts_destination,
+        audit_database_url=audit_database_url,
     )
+    try:
+        logging_on = access_logging()
+    except SettingProblem as e:
+        raise InputError(str(e)) from None
     settings.create_home()
     try:
         password = prepare_identities(settings)
     except IdentityError as e:
         raise InputError(f"{PASSWORD_ENV}: {e}") from None
+    try:
+        prepare_audit(settings, logging_on)
+    except KeyProblem as e:
+        raise InputError(str(e)) from None
     console = Console(stderr=True, soft_wrap=True)
     store = make_url(settings.store_uri).render_as_string(hide_password=True)
     console.print(f"mlflow-compliance: home {settings.home}")
@@ -66,6 +85,19 @@ def server(
         )
     console.print("mlflow-compliance: authentication required on every route but /health")
     console.print("mlflow-compliance: compliance tag validation on every tag write")
+    audit = make_url(settings.audit_url).render_as_string(hide_password=True)
+    if logging_on:
+        console.print(
+            f"mlflow-compliance: access logging on: every request in the audit log {audit}, "
+            f"signed with {settings.home / 'audit-signing.key'}"
+        )
+    else:
+        console.print(
+            f"[bold red]mlflow-compliance: WARNING: {ACCESS_LOGGING_ENV}=false: ACCESS "
+            "LOGGING IS OFF. Requests to this server are NOT recorded in the audit log "
+            "(GDPR Art. 5(2), AI Act Art. 12). The start with logging off is itself "
+            "logged.[/]"
+        )
     for name in not_yet_honoured_switches():
         console.print(
             f"[bold yellow]mlflow-compliance: {name} is set, but this version does not "

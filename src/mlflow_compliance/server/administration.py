@@ -1,7 +1,8 @@
-"""REST endpoints for users, grants and API tokens (``/api/2.0/compliance/...``).
+"""REST endpoints for users, grants, API tokens and the audit log (``/api/2.0/compliance/``).
 
-Admin-only: the route table marks them ``ADMIN``, so the authorization layer has
-already refused anyone else. Errors use MLflow's error shape and name the field.
+The route table marks them ``ADMIN`` (audit search: ``READ`` on the server, so admins
+and auditors), so the authorization layer has already refused anyone else. Errors use
+MLflow's error shape and name the field.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mlflow_compliance.audit.log import AuditLog
+from mlflow_compliance.audit.query import InvalidQuery, parse_query
+from mlflow_compliance.audit.query import search as search_audit
 from mlflow_compliance.identity.store import (
     GrantKind,
     IdentityError,
@@ -83,7 +87,7 @@ def endpoint(
             return JSONResponse(await run_in_threadpool(handler, store, data))
         except NotFound as e:
             return _error(404, "RESOURCE_DOES_NOT_EXIST", str(e))
-        except IdentityError as e:
+        except (IdentityError, InvalidQuery) as e:
             return _error(400, "INVALID_PARAMETER_VALUE", str(e))
 
     return run
@@ -183,13 +187,21 @@ ROUTES = [
 ]
 
 
+def audit_search(log: AuditLog) -> Handler:
+    def handler(store: IdentityStore, data: dict[str, Any]) -> Any:
+        return search_audit(log, parse_query(data))
+
+    return handler
+
+
 class Administration:
     """ASGI layer: answers ``/api/2.0/compliance/...`` itself, hands the rest on."""
 
-    def __init__(self, app: ASGIApp, store: IdentityStore) -> None:
+    def __init__(self, app: ASGIApp, store: IdentityStore, audit: AuditLog) -> None:
         self.app = app
+        routes = [*ROUTES, ("GET", "audit/search", audit_search(audit))]
         self.router = Router(
-            [Route(PREFIX + path, endpoint(store, h), methods=[m]) for m, path, h in ROUTES]
+            [Route(PREFIX + path, endpoint(store, h), methods=[m]) for m, path, h in routes]
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

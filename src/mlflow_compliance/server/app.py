@@ -7,8 +7,9 @@ every worker. The request path of DESIGN.md, outermost first:
     -> surface hardening -> identity claims -> compliance validation
     -> MLflow (FastAPI + Flask)
 
-The host check (MLflow's own, DNS-rebinding) stays inside MLflow's app; the audit
-layer will wrap everything.
+The audit layer wraps everything, so requests refused by any layer are logged too,
+unless MLFLOW_ACCESS_LOGGING is explicitly false. The host check (MLflow's own,
+DNS-rebinding) stays inside MLflow's app.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ import os
 
 from starlette.types import ASGIApp
 
+from mlflow_compliance.audit.log import AuditLog
+from mlflow_compliance.audit.signing import Signer
+from mlflow_compliance.audit.writer import GroupWriter
 from mlflow_compliance.identity.store import IdentityStore
 from mlflow_compliance.server.administration import Administration
+from mlflow_compliance.server.audit import AuditCapture
 from mlflow_compliance.server.authentication.credentials import Authenticator
 from mlflow_compliance.server.authentication.layer import Authentication
 from mlflow_compliance.server.authentication.oidc import OidcSettings, OidcVerifier
@@ -27,6 +32,7 @@ from mlflow_compliance.server.claims import IdentityClaims
 from mlflow_compliance.server.seed_search import SeedSearch
 from mlflow_compliance.server.surface import SurfaceHardening
 from mlflow_compliance.server.validation import ComplianceValidation
+from mlflow_compliance.settings import Settings, access_logging
 
 
 def create_app() -> ASGIApp:
@@ -39,6 +45,9 @@ def create_app() -> ASGIApp:
             f"{BACKEND_STORE_URI_ENV_VAR} is not set: start with mlflow-compliance server"
         )
     store = IdentityStore.connect(uri)
+    settings = Settings.from_env(backend_store_uri=uri)
+    logging_on = access_logging()
+    audit = AuditLog(settings.audit_url, settings.home, Signer.load(settings.home))
     oidc = OidcSettings.from_env()
     authenticator = Authenticator(store, OidcVerifier(oidc) if oidc else None)
 
@@ -46,8 +55,10 @@ def create_app() -> ASGIApp:
     app = ComplianceValidation(app)
     app = IdentityClaims(app)
     app = SurfaceHardening(app)
-    app = Administration(app, store)
+    app = Administration(app, store, audit)
     app = Authorization(app, store)
     app = SeedSearch(app)
     app = Authentication(app, authenticator)
+    if logging_on:
+        app = AuditCapture(app, GroupWriter(audit))
     return app

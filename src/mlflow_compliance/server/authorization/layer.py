@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlflow_compliance.identity.principal import ANONYMOUS, SCOPE_KEY, Principal, Role
 from mlflow_compliance.identity.store import GrantKind, IdentityStore, Level
+from mlflow_compliance.server.audit import note
 from mlflow_compliance.server.authorization import filters
 from mlflow_compliance.server.authorization.policy import by_grants, by_role
 from mlflow_compliance.server.authorization.resources import Resolver, values
@@ -74,22 +75,25 @@ class Authorization:
             return
         route, params = found
         scope[ROUTE_KEY] = route
+        note(scope, route=route, params=params)
         who: Principal = scope.get(SCOPE_KEY, ANONYMOUS)
         if route.permission is not Permission.PUBLIC and not who.authenticated:
             await send_unauthenticated(send, "authentication required")
             return
+        payload: Any = None
+        if any(w.source is Source.JSON for w in route.where):
+            # Parsed for every caller, admins too: the audit log names what they touched.
+            try:
+                payload, receive = await json_body(scope, receive)
+            except BodyTooLarge:
+                await send_error(send, 413, "RESOURCE_EXHAUSTED", "request body: too large")
+                return
+            note(scope, payload=payload)
         verdict = by_role(who, route)
         if isinstance(verdict, str):
             await send_forbidden(send, verdict)
             return
         if verdict is None:
-            payload: Any = None
-            if any(w.source is Source.JSON for w in route.where):
-                try:
-                    payload, receive = await json_body(scope, receive)
-                except BodyTooLarge:
-                    await send_error(send, 413, "RESOURCE_EXHAUSTED", "request body: too large")
-                    return
             query = parse_qs(scope.get("query_string", b"").decode())
             named = values(route.where, params, query, payload)
             if route.path in NARROWED:

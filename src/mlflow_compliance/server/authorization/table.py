@@ -672,6 +672,8 @@ ROUTES: list[Route] = [
     route("POST", "/api/2.0/compliance/tokens/create", "token.create", P.ADMIN, R.SERVER),
     route("GET", "/api/2.0/compliance/tokens/list", "token.list", P.ADMIN, R.SERVER),
     route("POST", "/api/2.0/compliance/tokens/revoke", "token.revoke", P.ADMIN, R.SERVER),
+    # Admins and auditors read the audit log; reading it is itself an entry.
+    route("GET", "/api/2.0/compliance/audit/search", "audit.search", P.READ, R.SERVER),
 ]
 
 OWN_PREFIX = "/api/2.0/compliance/"

@@ -1,0 +1,100 @@
+"""One audit entry, and the exact bytes its hash commits to.
+
+The canonical form is the same whether Python builds it (when appending) or the
+database builds it (when verifying, see ``tables.canonical_sql``): every field in a
+fixed order, each written as ``<length in characters>:<text>``. Length prefixes make
+the encoding unambiguous whatever a field contains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+GENESIS = "0" * 64
+"""The predecessor of the first entry ever appended."""
+
+MAX_FIELD = 1024
+"""Longer values (a client's path, a resource name) are cut to this many characters."""
+
+# Control characters never reach the log: no forged lines in exports or terminals.
+_CONTROL = {c: "\ufffd" for c in [*range(0x20), 0x7F]}
+
+
+def clean(value: str, limit: int = MAX_FIELD) -> str:
+    """``value`` without control characters or unencodable surrogates, at most ``limit``."""
+    text = value[:limit].translate(_CONTROL)
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def now_us() -> int:
+    """Microseconds since the Unix epoch, UTC."""
+    return time.time_ns() // 1000
+
+
+@dataclass
+class Entry:
+    """What one request did. ``seq`` and ``hash`` are given when it is appended."""
+
+    time_us: int  # when the request arrived, microseconds since the epoch (UTC)
+    request_id: str
+    principal: str  # authenticated name, or "anonymous"
+    auth_method: str  # basic | token | oidc | anonymous | local (the CLI)
+    client: str  # client address as the server saw it
+    method: str
+    route: str  # MLflow's route template (path parameters as {name}), else the path
+    action: str  # semantic action from the route table, e.g. "run.read"
+    resources: str  # JSON object of what the request names, e.g. {"run_id": "..."}
+    status: int  # HTTP status answered
+    bytes_in: int
+    bytes_out: int
+    duration_us: int
+    seq: int = 0
+    hash: str = field(default="", compare=False)
+
+    @staticmethod
+    def resources_json(named: dict[str, Any]) -> str:
+        """The canonical JSON text of a resources mapping (sorted keys, no spaces)."""
+        return clean(
+            json.dumps(named, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+            4 * MAX_FIELD,
+        )
+
+    def canonical(self) -> str:
+        return "".join(f"{len(v)}:{v}" for v in (str(getattr(self, n)) for n in HASHED))
+
+    def chained(self, previous: str) -> str:
+        """This entry's hash, committing to its predecessor's."""
+        return link(previous, self.canonical())
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["time"] = iso_time(self.time_us)
+        data["resources"] = json.loads(self.resources) if self.resources else {}
+        return data
+
+
+HASHED = ("seq", *(f.name for f in fields(Entry) if f.name not in ("seq", "hash")))
+"""The fields a hash commits to, in order: everything but the hash itself."""
+
+
+def link(previous: str, canonical: str) -> str:
+    return hashlib.sha256(bytes.fromhex(previous) + canonical.encode("utf-8")).hexdigest()
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def iso_time(time_us: int) -> str:
+    return (EPOCH + timedelta(microseconds=time_us)).isoformat(timespec="microseconds")
+
+
+def time_us_of(moment: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime (naive ones are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - EPOCH) // timedelta(microseconds=1)

@@ -1,0 +1,200 @@
+"""Appending to, reading and purging the audit log (SQLAlchemy: SQLite or PostgreSQL).
+
+Appends are serialized: each batch locks the tip row (PostgreSQL ``SELECT ... FOR
+UPDATE``; SQLite ``BEGIN IMMEDIATE``), numbers its entries after the tip, chains their
+hashes, signs the new tip and commits once. One chain for every worker and replica,
+with no gaps, and one commit (one fsync) per batch however many requests it carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from mlflow_compliance.audit.entry import GENESIS, Entry, now_us
+from mlflow_compliance.audit.signing import ANCHOR, TIP, Head, Signer, write_head_file
+from mlflow_compliance.audit.tables import anchors, entries, metadata, tip
+
+COLUMNS = [c for c in entries.c]
+
+
+def _engine(url: str, immediate: bool) -> Engine:
+    """An engine; for SQLite, in WAL mode with fsync on every commit."""
+    engine = sa.create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _head(row: Any, kind: str) -> Head:
+    return Head(kind, row.seq, row.hash, row.time_us, row.key_id, row.signature)
+
+
+class AuditLog:
+    def __init__(self, url: str, home: Path | None, signer: Signer | None) -> None:
+        self.url = url
+        self.home = home  # where the head file is kept (None: nowhere outside the database)
+        self.signer = signer  # None: read-only
+        self.engine = _engine(url, immediate=False)
+        self.writer = _engine(url, immediate=True) if self.engine.dialect.name == "sqlite" \
+            else self.engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def create(self) -> None:
+        """Create the tables and the signed genesis tip, if they are not there yet."""
+        metadata.create_all(self.writer)
+        with self.writer.begin() as conn:
+            if conn.execute(sa.select(tip.c.id)).first() is None:
+                head = self._signer().sign(TIP, 0, GENESIS, now_us())
+                conn.execute(tip.insert().values(id=1, **_head_columns(head)))
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self.writer.dispose()
+
+    def _signer(self) -> Signer:
+        if self.signer is None:
+            raise RuntimeError("this audit log was opened read-only")
+        return self.signer
+
+    # --- writing --------------------------------------------------------------------
+    def append(self, batch: list[Entry]) -> Head:
+        """Number, chain and store ``batch`` in one transaction; the new signed tip."""
+        signer = self._signer()
+        with self.writer.begin() as conn:
+            current = conn.execute(
+                sa.select(tip.c.seq, tip.c.hash).where(tip.c.id == 1).with_for_update()
+            ).one()
+            seq, previous = current.seq, current.hash
+            rows = []
+            for entry in batch:
+                seq += 1
+                entry.seq = seq
+                entry.hash = previous = entry.chained(previous)
+                rows.append(asdict(entry))
+            conn.execute(entries.insert(), rows)
+            head = signer.sign(TIP, seq, previous, now_us())
+            conn.execute(tip.update().where(tip.c.id == 1).values(**_head_columns(head)))
+        if self.home is not None:
+            write_head_file(self.home, head)
+        return head
+
+    def purge(self, before_us: int) -> tuple[int, Head | None]:
+        """Delete entries older than ``before_us``, leaving a signed anchor at the cut."""
+        signer = self._signer()
+        with self.writer.begin() as conn:
+            conn.execute(sa.select(tip.c.seq).where(tip.c.id == 1).with_for_update()).one()
+            first_kept = conn.execute(
+                sa.select(sa.func.min(entries.c.seq)).where(entries.c.time_us >= before_us)
+            ).scalar()
+            if first_kept is None:
+                first_kept = (conn.execute(sa.select(sa.func.max(entries.c.seq))).scalar() or 0) + 1
+            cut = conn.execute(
+                sa.select(entries.c.seq, entries.c.hash).where(entries.c.seq == first_kept - 1)
+            ).first()
+            if cut is None:  # nothing older is left
+                return 0, None
+            anchor = signer.sign(ANCHOR, cut.seq, cut.hash, now_us())
+            conn.execute(anchors.insert().values(**_head_columns(anchor)))
+            deleted = conn.execute(entries.delete().where(entries.c.seq <= cut.seq)).rowcount
+        return deleted, anchor
+
+    # --- reading --------------------------------------------------------------------
+    def tip(self) -> Head:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(tip).where(tip.c.id == 1)).first()
+        if row is None:
+            raise LookupError("the audit log has no tip: it was never created, or it was deleted")
+        return _head(row, TIP)
+
+    def latest_anchor(self) -> Head | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(anchors).order_by(anchors.c.seq.desc()).limit(1)).first()
+        return None if row is None else _head(row, ANCHOR)
+
+    def entries(self, after_seq: int = 0, batch: int = 10_000) -> Iterator[Entry]:
+        """Every entry after ``after_seq`` in order, streamed (constant memory)."""
+        last = after_seq
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(*COLUMNS).where(entries.c.seq > last)
+                    .order_by(entries.c.seq).limit(batch)
+                ).all()
+            for row in rows:
+                yield Entry(**row._mapping)
+            if len(rows) < batch:
+                return
+            last = rows[-1].seq
+
+    def search(
+        self,
+        principal: str | None = None,
+        action: str | None = None,
+        resource: str | None = None,
+        since_us: int | None = None,
+        until_us: int | None = None,
+        after_seq: int = 0,
+        limit: int = 100,
+    ) -> list[Entry]:
+        """Entries matching every filter given, oldest first. ``action`` may end in ``*``."""
+        query = sa.select(*COLUMNS).where(entries.c.seq > after_seq)
+        if principal:
+            query = query.where(entries.c.principal == principal)
+        if action:
+            query = query.where(
+                entries.c.action.like(_escape(action[:-1]) + "%", escape="\\")
+                if action.endswith("*") else entries.c.action == action
+            )
+        if resource:
+            query = query.where(entries.c.resources.like(f"%{_escape(resource)}%", escape="\\"))
+        if since_us is not None:
+            query = query.where(entries.c.time_us >= since_us)
+        if until_us is not None:
+            query = query.where(entries.c.time_us < until_us)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(entries.c.seq).limit(limit)).all()
+        return [Entry(**row._mapping) for row in rows]
+
+    def hash_before(self, seq: int) -> str | None:
+        """The stored hash of entry ``seq - 1`` (GENESIS before the first), or None."""
+        if seq <= 1:
+            return GENESIS
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(entries.c.hash).where(entries.c.seq == seq - 1)).scalar()
+
+
+def _head_columns(head: Head) -> dict[str, Any]:
+    return {
+        "seq": head.seq,
+        "hash": head.hash,
+        "time_us": head.time_us,
+        "key_id": head.key_id,
+        "signature": head.signature,
+    }
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

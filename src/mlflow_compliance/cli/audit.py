@@ -1,0 +1,192 @@
+"""``audit verify|export|head|purge`` on the log itself, ``audit search`` on a server.
+
+The local commands open the log named by ``--home`` (its ``audit.db`` and keys) or by
+``--database-url`` (a PostgreSQL log; keys still from the home). Each of them is itself
+an entry in the log: reading the audit log is logged.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any
+
+import click
+import sqlalchemy.exc
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from mlflow_compliance.audit.entry import GENESIS, HASHED, Entry, time_us_of
+from mlflow_compliance.audit.local import local_entry
+from mlflow_compliance.audit.log import AuditLog
+from mlflow_compliance.audit.signing import KeyProblem, Signer, Verifier, read_head_file
+from mlflow_compliance.audit.verify import verify as verify_log
+from mlflow_compliance.cli.errors import InputError
+from mlflow_compliance.cli.remote import call
+from mlflow_compliance.settings import SettingProblem, Settings, retention_days
+
+err = Console(stderr=True)
+EXPORTED = ["seq", "time", *[n for n in HASHED if n != "seq"], "prev_hash", "hash"]
+
+
+def where(command: Any) -> Any:
+    command = click.option(
+        "--database-url",
+        help="The audit log's database (e.g. postgresql://...) instead of the home's audit.db.",
+    )(command)
+    return click.option(
+        "--home",
+        type=click.Path(file_okay=False),
+        help="The server's home: audit.db and the signing keys [default: ./.mlflow-compliance, "
+        "or MLFLOW_COMPLIANCE_HOME].",
+    )(command)
+
+
+@contextmanager
+def opened(home: str | None, database_url: str | None) -> Iterator[tuple[AuditLog, Settings]]:
+    settings = Settings.from_env(home, audit_database_url=database_url)
+    if not settings.home.is_dir():
+        raise InputError(f"--home: {settings.home} is not a compliance server's home")
+    try:
+        log = AuditLog(settings.audit_url, settings.home, Signer.load(settings.home))
+    except KeyProblem as e:
+        raise InputError(str(e)) from None
+    except (sqlalchemy.exc.ArgumentError, ValueError) as e:
+        raise InputError(f"--database-url: not a database URL ({e})") from None
+    try:
+        log.tip()
+    except LookupError as e:
+        raise InputError(f"{settings.audit_url}: {e}") from None
+    except sqlalchemy.exc.SQLAlchemyError as e:
+        reason = str(e.orig if isinstance(e, sqlalchemy.exc.DBAPIError) else e).splitlines()[0]
+        raise InputError(f"audit database: cannot read it ({reason})") from None
+    try:
+        yield log, settings
+    finally:
+        log.close()
+
+
+@click.group()
+def audit() -> None:
+    """The tamper-evident audit log of every request (admins and auditors)."""
+
+
+@audit.command()
+@where
+def verify(home: str | None, database_url: str | None) -> None:
+    """Check the chain and signatures; exit 0 intact, 1 tampered (naming the first bad entry)."""
+    with opened(home, database_url) as (log, settings):
+        try:
+            verifier = Verifier.load(settings.home)
+            outside = read_head_file(settings.home)
+        except KeyProblem as e:
+            raise InputError(str(e)) from None
+        with Progress(
+            "verifying", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=err, transient=True,
+        ) as bar:
+            task = bar.add_task("entries", total=None)
+            report = verify_log(
+                log, verifier, outside, lambda done, total: bar.update(task, completed=done,
+                                                                       total=total)
+            )
+        log.append([local_entry("audit.verify", {"result": "intact" if report.intact
+                                                 else "tampered"}, 0 if report.intact else 1)])
+    if report.intact:
+        click.echo(
+            f"intact: {report.entries} entries ({report.first_seq}..{report.last_seq}), "
+            f"chain and signatures verify"
+        )
+        return
+    click.echo(f"TAMPERED: {report.problem}")
+    sys.exit(1)
+
+
+@audit.command()
+@where
+@click.option("--format", "form", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+              show_default=True)
+@click.option("--output", "-o", type=click.File("w"), default="-",
+              help="File to write [default: standard output].")
+def export(home: str | None, database_url: str | None, form: str, output: IO[str]) -> None:
+    """Every entry, oldest first, one per line, with its chain fields (streaming)."""
+    with opened(home, database_url) as (log, _):
+        log.append([local_entry("audit.export", {"format": form}, 0)])
+        anchor = log.latest_anchor()
+        previous = anchor.hash if anchor else GENESIS
+        writer = csv.DictWriter(output, EXPORTED, lineterminator="\n") if form == "csv" else None
+        if writer:
+            writer.writeheader()
+        for entry in log.entries(after_seq=anchor.seq if anchor else 0):
+            row = _exported(entry, previous)
+            previous = entry.hash
+            if writer:
+                writer.writerow(row)
+            else:
+                output.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _exported(entry: Entry, previous: str) -> dict[str, Any]:
+    row = asdict(entry)
+    return {name: row.get(name) for name in EXPORTED} | {
+        "time": entry.as_dict()["time"],
+        "prev_hash": previous,
+    }
+
+
+@audit.command()
+@where
+def head(home: str | None, database_url: str | None) -> None:
+    """Print the signed tip (JSON), to keep or publish outside this machine."""
+    with opened(home, database_url) as (log, _):
+        click.echo(json.dumps(asdict(log.tip())))
+
+
+@audit.command()
+@where
+@click.option("--retention-days", "days", type=int,
+              help="Keep entries this many days [default: MLFLOW_COMPLIANCE_AUDIT_RETENTION_DAYS,"
+              " or 183, the minimum (AI Act Art. 19)].")
+def purge(home: str | None, database_url: str | None, days: int | None) -> None:
+    """Delete entries older than the retention period; the rest stays verifiable."""
+    try:
+        days = retention_days(days)
+    except SettingProblem as e:
+        raise InputError(str(e)) from None
+    with opened(home, database_url) as (log, _):
+        before = datetime.now(UTC) - timedelta(days=days)
+        deleted, anchor = log.purge(time_us_of(before))
+        log.append([local_entry("audit.purge", {"before": before.isoformat(),
+                                                "deleted": str(deleted)}, 0)])
+    cut = f", anchored at entry {anchor.seq}" if anchor else ""
+    click.echo(f"purged {deleted} entries older than {before.isoformat()}{cut}")
+
+
+@audit.command()
+@click.option("--principal", help="Exactly this user.")
+@click.option("--action", help="Exactly this action, or a prefix ending in * (run.*).")
+@click.option("--resource", help="Text the named resources contain (a run id, a model name).")
+@click.option("--since", help="From this ISO 8601 time (with zone), inclusive.")
+@click.option("--until", help="Before this ISO 8601 time (with zone).")
+@click.option("--max-results", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option("--format", "form", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+def search(form: str, **filters: Any) -> None:
+    """Search the log on the server (MLFLOW_TRACKING_URI and its credentials)."""
+    page = call("GET", "audit/search", {k: v for k, v in filters.items() if v is not None})
+    if form == "json":
+        click.echo(json.dumps(page, indent=2))
+        return
+    table = Table("seq", "time", "principal", "action", "resources", "status")
+    for e in page["entries"]:
+        table.add_row(str(e["seq"]), e["time"], e["principal"], e["action"],
+                      json.dumps(e["resources"]), str(e["status"]))
+    Console().print(table)
+    if page.get("next_page_token"):
+        err.print("more entries match: narrow the search or raise --max-results")
