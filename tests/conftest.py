@@ -41,7 +41,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     s.stop()
 
 
-def _postgres_url() -> str:
+def postgres_url() -> str:
     url = os.environ.get("MLFLOW_COMPLIANCE_TEST_PG")
     if not url:
         raise RuntimeError(
@@ -53,11 +53,11 @@ def _postgres_url() -> str:
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    admin = sqlalchemy.create_engine(_postgres_url(), isolation_level="AUTOCOMMIT")
+    admin = sqlalchemy.create_engine(postgres_url(), isolation_level="AUTOCOMMIT")
     name = f"mlflow_compliance_test_{uuid.uuid4().hex[:8]}"
     with admin.connect() as c:
         c.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-    url = _postgres_url().rsplit("/", 1)[0] + "/" + name
+    url = postgres_url().rsplit("/", 1)[0] + "/" + name
     s = start_compliance_server(tmp_path_factory.mktemp("home-pg"), backend_store_uri=url)
     yield s
     s.stop()

@@ -101,6 +101,8 @@ def verify(
     outside: Head | None,
     progress: Callable[[int, int], None] | None = None,
     processes: int | None = None,
+    chunk: int = CHUNK,
+    parallel_from: int = PARALLEL_FROM,
 ) -> Report:
     """Check ``log`` against the trusted key and the head kept outside the database."""
     tip = log.tip()
@@ -114,21 +116,13 @@ def verify(
         return bad(f"the signed tip (entry {tip.seq}): {why}; the tip was forged or edited")
     if anchor is not None and (why := verifier.problem(anchor, ANCHOR)) is not None:
         return bad(f"the purge anchor at entry {anchor.seq}: {why}", anchor.seq)
-    with log.engine.connect() as conn:
-        beyond = conn.execute(
-            sa.select(sa.func.min(entries.c.seq)).where(entries.c.seq > tip.seq)
-        ).scalar()
-    if beyond is not None:
-        return bad(f"entry {beyond} lies beyond the signed tip (entry {tip.seq}): "
-                   "inserted, or the tip was rewound", beyond)
-
-    ranges = [(a, min(a + CHUNK - 1, tip.seq)) for a in range(first, tip.seq + 1, CHUNK)]
+    ranges = [(a, min(a + chunk - 1, tip.seq)) for a in range(first, tip.seq + 1, chunk)]
     total = tip.seq - first + 1
     starts = {first: anchor.hash if anchor else GENESIS}
     results: list[_Range] = []
     done = 0
     workers = processes or (os.cpu_count() or 1)
-    if total >= PARALLEL_FROM and workers > 1:
+    if total >= parallel_from and workers > 1:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             futures = [pool.submit(_check_range, log.url, a, b, starts.get(a)) for a, b in ranges]
@@ -150,6 +144,13 @@ def verify(
         checked += result.count
         if result.problem:
             return bad(result.problem, result.bad_seq, checked)
+    with log.engine.connect() as conn:
+        beyond = conn.execute(
+            sa.select(sa.func.min(entries.c.seq)).where(entries.c.seq > tip.seq)
+        ).scalar()
+    if beyond is not None:
+        return bad(f"entry {beyond} lies beyond the signed tip (entry {tip.seq}): "
+                   "inserted, or the tip was rewound", beyond, checked)
     last_hash = results[-1].last_hash if results else starts[first]
     if last_hash != tip.hash:
         return bad(f"entry {tip.seq} does not match the signed tip", tip.seq, checked)

@@ -96,16 +96,26 @@ def verify(home: str | None, database_url: str | None) -> None:
                 log, verifier, outside, lambda done, total: bar.update(task, completed=done,
                                                                        total=total)
             )
-        log.append([local_entry("audit.verify", {"result": "intact" if report.intact
-                                                 else "tampered"}, 0 if report.intact else 1)])
-    if report.intact:
-        click.echo(
-            f"intact: {report.entries} entries ({report.first_seq}..{report.last_seq}), "
-            f"chain and signatures verify"
-        )
-        return
-    click.echo(f"TAMPERED: {report.problem}")
-    sys.exit(1)
+        if report.intact:
+            click.echo(
+                f"intact: {report.entries} entries ({report.first_seq}..{report.last_seq}), "
+                f"chain and signatures verify"
+            )
+        else:
+            click.echo(f"TAMPERED: {report.problem}")
+        result = "intact" if report.intact else "tampered"
+        logged(log, local_entry("audit.verify", {"result": result}, 0 if report.intact else 1))
+    if not report.intact:
+        sys.exit(1)
+
+
+def logged(log: AuditLog, entry: Entry) -> None:
+    """Append the command's own entry; a log too damaged to extend is said, not hidden."""
+    try:
+        log.append([entry])
+    except sqlalchemy.exc.SQLAlchemyError as e:
+        reason = str(e.orig if isinstance(e, sqlalchemy.exc.DBAPIError) else e).splitlines()[0]
+        err.print(f"warning: this {entry.action} could not be added to the audit log ({reason})")
 
 
 @audit.command()
@@ -117,7 +127,7 @@ def verify(home: str | None, database_url: str | None) -> None:
 def export(home: str | None, database_url: str | None, form: str, output: IO[str]) -> None:
     """Every entry, oldest first, one per line, with its chain fields (streaming)."""
     with opened(home, database_url) as (log, _):
-        log.append([local_entry("audit.export", {"format": form}, 0)])
+        logged(log, local_entry("audit.export", {"format": form}, 0))
         anchor = log.latest_anchor()
         previous = anchor.hash if anchor else GENESIS
         writer = csv.DictWriter(output, EXPORTED, lineterminator="\n") if form == "csv" else None
@@ -162,8 +172,8 @@ def purge(home: str | None, database_url: str | None, days: int | None) -> None:
     with opened(home, database_url) as (log, _):
         before = datetime.now(UTC) - timedelta(days=days)
         deleted, anchor = log.purge(time_us_of(before))
-        log.append([local_entry("audit.purge", {"before": before.isoformat(),
-                                                "deleted": str(deleted)}, 0)])
+        logged(log, local_entry("audit.purge", {"before": before.isoformat(),
+                                                 "deleted": str(deleted)}, 0))
     cut = f", anchored at entry {anchor.seq}" if anchor else ""
     click.echo(f"purged {deleted} entries older than {before.isoformat()}{cut}")
 
