@@ -66,6 +66,19 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     admin.dispose()
 
 
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test; its URL."""
+    admin = sqlalchemy.create_engine(postgres_url(), isolation_level="AUTOCOMMIT")
+    name = f"mlflow_compliance_test_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as c:
+        c.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    yield postgres_url().rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as c:
+        c.execute(sqlalchemy.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_server(request: pytest.FixtureRequest) -> Server:
     """The compliance server on each backend the product supports."""

@@ -157,7 +157,9 @@ def test_resolved_resources_say_where_the_request_names_them() -> None:
 
 
 def test_only_resolved_resources_have_wheres() -> None:
-    stray = [f"{r.method} {r.path}" for r in ROUTES if r.where and r.resource not in RESOLVED]
+    # Our own administration routes name the user or token acted on, for the audit log.
+    stray = [f"{r.method} {r.path}" for r in ROUTES
+             if r.where and r.resource not in RESOLVED and not r.path.startswith(OWN_PREFIX)]
     assert stray == []
 
 

@@ -35,6 +35,13 @@ class Server:
     log: Path
     home: Path
     auth: tuple[str, str] | None = None  # the admin's Basic credentials (None: plain MLflow)
+    backend_store_uri: str | None = None  # given explicitly (PostgreSQL), else the home's
+
+    def audit_url(self) -> str:
+        """Where this compliance server keeps its audit log."""
+        from mlflow_compliance.settings import Settings
+
+        return Settings(self.home, backend_store_uri=self.backend_store_uri).audit_url
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -89,6 +96,7 @@ def start_compliance_server(
         command, home, port, {"MLFLOW_COMPLIANCE_ADMIN_PASSWORD": ADMIN_PASSWORD, **(env or {})}
     )
     server.auth = ("admin", ADMIN_PASSWORD)
+    server.backend_store_uri = backend_store_uri
     return server
 
 

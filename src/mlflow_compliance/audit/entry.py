@@ -71,10 +71,14 @@ class Entry:
         """This entry's hash, committing to its predecessor's."""
         return link(previous, self.canonical())
 
+    def resources_dict(self) -> dict[str, Any]:
+        named: dict[str, Any] = json.loads(self.resources) if self.resources else {}
+        return named
+
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["time"] = iso_time(self.time_us)
-        data["resources"] = json.loads(self.resources) if self.resources else {}
+        data["resources"] = self.resources_dict()
         return data
 
 

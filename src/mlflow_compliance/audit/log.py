@@ -70,6 +70,12 @@ class AuditLog:
                 head = self._signer().sign(TIP, 0, GENESIS, now_us())
                 conn.execute(tip.insert().values(id=1, **_head_columns(head)))
 
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def close(self) -> None:
         self.engine.dispose()
         self.writer.dispose()

@@ -33,7 +33,9 @@ from mlflow_compliance.server.routes import normalized
 NOTES_KEY = "mlflow_compliance.audit"
 REQUEST_ID_HEADER = b"x-request-id"
 # Besides the route's own resource fields: what else identifies the object acted on.
-EXTRA_FIELDS = ("version", "alias", "key", "stage", "path")
+# Never a field that can hold a secret (password, token) or data (values, bodies).
+EXTRA_FIELDS = ("version", "alias", "key", "stage", "path", "kind", "target", "permission",
+                "role")
 
 
 @dataclass
