@@ -9,7 +9,6 @@ with no gaps, and one commit (one fsync) per batch however many requests it carr
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from mlflow_compliance.audit.signing import ANCHOR, TIP, Head, Signer, write_hea
 from mlflow_compliance.audit.tables import anchors, entries, metadata, tip
 
 COLUMNS = [c for c in entries.c]
+STORED = [c.name for c in COLUMNS]
 
 
 def _engine(url: str, immediate: bool) -> Engine:
@@ -99,7 +99,7 @@ class AuditLog:
                 seq += 1
                 entry.seq = seq
                 entry.hash = previous = entry.chained(previous)
-                rows.append(asdict(entry))
+                rows.append({name: getattr(entry, name) for name in STORED})
             conn.execute(entries.insert(), rows)
             head = signer.sign(TIP, seq, previous, now_us())
             conn.execute(tip.update().where(tip.c.id == 1).values(**_head_columns(head)))
