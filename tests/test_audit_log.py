@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from mlflow_compliance.audit.entry import GENESIS, HASHED, Entry, clean, link, now_us
 from mlflow_compliance.audit.log import AuditLog
 from mlflow_compliance.audit.signing import HEAD_FILE, Signer, Verifier, read_head_file
+from mlflow_compliance.audit.tables import INDEXED
 from mlflow_compliance.audit.verify import verify
 from mlflow_compliance.testing import BIN
 from tests.conftest import postgres_url
@@ -117,13 +118,24 @@ def test_key_files_are_private_and_outside_the_database(audit_log: Log) -> None:
 
 
 @pytest.mark.parametrize(
-    ("column", "value"),
-    [("principal", "'mallory'"), ("status", "599"), ("resources", "'{}'"),
-     ("action", "'run.read'"), ("time_us", "time_us + 1"), ("client", "'10.0.0.1'")],
+    ("change", "params"),
+    [
+        # a field of the record itself
+        ("record = replace(record, :old, :new)", {"old": "user-2", "new": "mallory"}),
+        ("record = replace(record, :old, :new)", {"old": "\x1f200\x1f", "new": "\x1f599\x1f"}),
+        ("record = replace(record, :old, :new)", {"old": "run11", "new": "run99"}),
+        ("record = replace(record, :old, :new)", {"old": "127.0.0.1", "new": "10.0.0.1"}),
+        # a column copied from the record to search by
+        ("principal = :new", {"new": "mallory"}),
+        ("action = :new", {"new": "run.read"}),
+        ("time_us = time_us + 1", {}),
+    ],
 )
-def test_an_edited_field_is_detected_and_named(audit_log: Log, column: str, value: str) -> None:
-    audit_log.sql(f"UPDATE compliance_audit_entries SET {column} = {value} WHERE seq = 12")
-    tampered(audit_log.verified(), "entry 12 ")
+def test_an_edited_field_is_detected_and_named(
+    audit_log: Log, change: str, params: dict[str, str]
+) -> None:
+    audit_log.sql(f"UPDATE compliance_audit_entries SET {change} WHERE seq = 12", **params)
+    tampered(audit_log.verified(), "entry 12")
 
 
 def test_a_deleted_entry_is_detected(audit_log: Log) -> None:
@@ -135,14 +147,14 @@ def test_an_inserted_entry_is_detected(audit_log: Log) -> None:
     # Make room at 15 by renumbering the entries after it, then insert a copy of 14.
     audit_log.sql("UPDATE compliance_audit_entries SET seq = seq + 1000 WHERE seq >= 15")
     audit_log.sql("UPDATE compliance_audit_entries SET seq = seq - 999 WHERE seq >= 1015")
-    columns = ", ".join((*HASHED[1:], "hash"))
+    columns = ", ".join((*INDEXED, "record", "hash"))
     audit_log.sql(f"INSERT INTO compliance_audit_entries (seq, {columns}) "
                   f"SELECT 15, {columns} FROM compliance_audit_entries WHERE seq = 14")
     tampered(audit_log.verified(), "entry 15 ")
 
 
 def test_an_entry_appended_past_the_signed_tip_is_detected(audit_log: Log) -> None:
-    columns = ", ".join((*HASHED[1:], "hash"))
+    columns = ", ".join((*INDEXED, "record", "hash"))
     audit_log.sql(f"INSERT INTO compliance_audit_entries (seq, {columns}) "
                   f"SELECT 31, {columns} FROM compliance_audit_entries WHERE seq = 30")
     tampered(audit_log.verified(), "entry 31 lies beyond the signed tip")
@@ -172,12 +184,14 @@ def test_cutting_off_and_rewinding_the_tip_is_caught_by_the_head_outside(audit_l
 
 def test_rehashing_the_rest_of_the_chain_fails_the_tip_signature(audit_log: Log) -> None:
     log = audit_log.log
-    audit_log.sql("UPDATE compliance_audit_entries SET principal = 'mallory' WHERE seq = 5")
+    audit_log.sql("UPDATE compliance_audit_entries SET record = replace(record, 'user-1', "
+                  "'mallory'), principal = 'mallory' WHERE seq = 5")
     previous = log.hash_before(5) or ""
     for entry in log.entries(after_seq=4):
         entry.hash = previous = entry.chained(previous)
         audit_log.sql("UPDATE compliance_audit_entries SET hash = :h WHERE seq = :s",
                       h=entry.hash, s=entry.seq)
+    # The chain itself is consistent again; only the signed tip gives it away.
     audit_log.sql("UPDATE compliance_audit_tip SET hash = :h", h=previous)
     tampered(audit_log.verified(), "signed tip", "signature does not verify")
 
@@ -197,7 +211,8 @@ def test_verify_checks_ranges_in_parallel_with_the_same_result(audit_log: Log) -
     outside = read_head_file(audit_log.home)
     parallel = verify(log, verifier, outside, processes=2, chunk=7, parallel_from=0)
     assert parallel.intact and parallel.entries == 30
-    audit_log.sql("UPDATE compliance_audit_entries SET bytes_out = 0 WHERE seq = 16")
+    audit_log.sql("UPDATE compliance_audit_entries SET record = replace(record, 'run15', "
+                  "'run51') WHERE seq = 16")
     parallel = verify(log, verifier, outside, processes=2, chunk=7, parallel_from=0)
     assert parallel.bad_seq == 16, parallel
     single = verify(log, verifier, outside, processes=1, chunk=7)
@@ -274,5 +289,8 @@ def test_bad_home_or_url_is_one_line_exit_2(tmp_path: Path) -> None:
 
 def test_untrusted_strings_are_cleaned_before_they_are_chained() -> None:
     assert clean("eve\nFAKE LINE\x00") == "eve\ufffdFAKE LINE\ufffd"
+    forged = sample(1)
+    forged.principal = "eve\x1fbasic"  # would shift the fields of the record
+    assert Entry(**{k: getattr(forged, k) for k in HASHED}).principal == "eve\ufffdbasic"
     assert "\n" not in Entry.resources_json({"path": "a\r\nb"})
     assert clean("x" * 5000) == "x" * 1024

@@ -1,9 +1,9 @@
-"""One audit entry, and the exact bytes its hash commits to.
+"""One audit entry, and the exact text its hash commits to: its record.
 
-The canonical form is the same whether Python builds it (when appending) or the
-database builds it (when verifying, see ``tables.canonical_sql``): every field in a
-fixed order, each written as ``<length in characters>:<text>``. Length prefixes make
-the encoding unambiguous whatever a field contains.
+The record is every field in a fixed order (``HASHED``), as text, joined by the ASCII
+unit separator (0x1F). No field can contain that character: control characters are
+replaced in every field before an entry exists, so the record splits back into exactly
+its fields. The database stores the record itself; the chain hashes it.
 """
 
 from __future__ import annotations
@@ -56,6 +56,23 @@ class Entry:
     seq: int = 0
     hash: str = field(default="", compare=False)
 
+    def __post_init__(self) -> None:
+        for name in TEXT_FIELDS:
+            value = getattr(self, name)
+            if not value.isprintable():
+                setattr(self, name, value.translate(_CONTROL))
+
+    @classmethod
+    def from_record(cls, record: str, chain_hash: str = "") -> Entry:
+        parts = record.split(SEPARATOR)
+        if len(parts) != len(HASHED):
+            raise ValueError(f"an audit record has {len(parts)} fields, not {len(HASHED)}")
+        values: dict[str, Any] = {
+            name: int(part) if name in INT_FIELDS else part
+            for name, part in zip(HASHED, parts, strict=True)
+        }
+        return cls(**values, hash=chain_hash)
+
     @staticmethod
     def resources_json(named: dict[str, Any]) -> str:
         """The canonical JSON text of a resources mapping (sorted keys, no spaces)."""
@@ -65,7 +82,8 @@ class Entry:
         )
 
     def canonical(self) -> str:
-        return "".join(f"{len(v)}:{v}" for v in (str(getattr(self, n)) for n in HASHED))
+        """The record: what is stored, and what the hash commits to."""
+        return SEPARATOR.join([str(getattr(self, name)) for name in HASHED])
 
     def chained(self, previous: str) -> str:
         """This entry's hash, committing to its predecessor's."""
@@ -82,8 +100,11 @@ class Entry:
         return data
 
 
+SEPARATOR = "\x1f"
 HASHED = ("seq", *(f.name for f in fields(Entry) if f.name not in ("seq", "hash")))
-"""The fields a hash commits to, in order: everything but the hash itself."""
+"""The fields of a record, in order: everything but the hash itself."""
+INT_FIELDS = frozenset(("seq", "time_us", "status", "bytes_in", "bytes_out", "duration_us"))
+TEXT_FIELDS = tuple(name for name in HASHED if name not in INT_FIELDS)
 
 
 def link(previous: str, canonical: str) -> str:

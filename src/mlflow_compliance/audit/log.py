@@ -16,12 +16,11 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from mlflow_compliance.audit.entry import GENESIS, Entry, now_us
+from mlflow_compliance.audit.entry import GENESIS, Entry, link, now_us
 from mlflow_compliance.audit.signing import ANCHOR, TIP, Head, Signer, write_head_file
 from mlflow_compliance.audit.tables import anchors, entries, metadata, tip
 
-COLUMNS = [c for c in entries.c]
-STORED = [c.name for c in COLUMNS]
+READ = (entries.c.record, entries.c.hash)
 
 
 def _engine(url: str, immediate: bool) -> Engine:
@@ -98,8 +97,11 @@ class AuditLog:
             for entry in batch:
                 seq += 1
                 entry.seq = seq
-                entry.hash = previous = entry.chained(previous)
-                rows.append({name: getattr(entry, name) for name in STORED})
+                entry.hash = previous = link(previous, entry.canonical())
+                rows.append({
+                    "seq": seq, "time_us": entry.time_us, "principal": entry.principal,
+                    "action": entry.action, "record": entry.canonical(), "hash": entry.hash,
+                })
             conn.execute(entries.insert(), rows)
             head = signer.sign(TIP, seq, previous, now_us())
             conn.execute(tip.update().where(tip.c.id == 1).values(**_head_columns(head)))
@@ -146,11 +148,11 @@ class AuditLog:
         while True:
             with self.engine.connect() as conn:
                 rows = conn.execute(
-                    sa.select(*COLUMNS).where(entries.c.seq > last)
+                    sa.select(entries.c.seq, *READ).where(entries.c.seq > last)
                     .order_by(entries.c.seq).limit(batch)
                 ).all()
             for row in rows:
-                yield Entry(**row._mapping)
+                yield Entry.from_record(row.record, row.hash)
             if len(rows) < batch:
                 return
             last = rows[-1].seq
@@ -165,8 +167,9 @@ class AuditLog:
         after_seq: int = 0,
         limit: int = 100,
     ) -> list[Entry]:
-        """Entries matching every filter given, oldest first. ``action`` may end in ``*``."""
-        query = sa.select(*COLUMNS).where(entries.c.seq > after_seq)
+        """Entries matching every filter given, oldest first. ``action`` may end in ``*``;
+        ``resource`` is text that the entry's named resources contain."""
+        query = sa.select(entries.c.seq, *READ)
         if principal:
             query = query.where(entries.c.principal == principal)
         if action:
@@ -174,15 +177,29 @@ class AuditLog:
                 entries.c.action.like(_escape(action[:-1]) + "%", escape="\\")
                 if action.endswith("*") else entries.c.action == action
             )
-        if resource:
-            query = query.where(entries.c.resources.like(f"%{_escape(resource)}%", escape="\\"))
+        if resource:  # narrowed in SQL, then checked against the resources field itself
+            query = query.where(entries.c.record.like(f"%{_escape(resource)}%", escape="\\"))
         if since_us is not None:
             query = query.where(entries.c.time_us >= since_us)
         if until_us is not None:
             query = query.where(entries.c.time_us < until_us)
+        found: list[Entry] = []
+        last = after_seq
         with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(entries.c.seq).limit(limit)).all()
-        return [Entry(**row._mapping) for row in rows]
+            while len(found) < limit:
+                rows = conn.execute(
+                    query.where(entries.c.seq > last).order_by(entries.c.seq).limit(limit)
+                ).all()
+                for row in rows:
+                    entry = Entry.from_record(row.record, row.hash)
+                    if resource is None or resource in entry.resources:
+                        found.append(entry)
+                        if len(found) == limit:
+                            break
+                if len(rows) < limit:
+                    break
+                last = rows[-1].seq
+        return found
 
     def hash_before(self, seq: int) -> str | None:
         """The stored hash of entry ``seq - 1`` (GENESIS before the first), or None."""

@@ -2,8 +2,8 @@
 
 What is detected, and how (``docs/audit-log.md`` has the full scheme):
 
-- an edited field: the database rebuilds each entry's canonical form from the stored
-  columns, and its hash no longer matches;
+- an edited field: the entry's record no longer matches its hash, or a column copied
+  from the record to search by no longer matches the record;
 - a deleted entry: ``seq`` has a gap;
 - an inserted or reordered entry: a hash no longer chains to its predecessor's;
 - the newest entries cut off: the signed tip (in the database) or the signed head kept
@@ -26,11 +26,12 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from mlflow_compliance.audit.entry import GENESIS
+from mlflow_compliance.audit.entry import GENESIS, HASHED, SEPARATOR
 from mlflow_compliance.audit.log import AuditLog
 from mlflow_compliance.audit.signing import ANCHOR, TIP, Head, Verifier
-from mlflow_compliance.audit.tables import canonical_sql, entries
+from mlflow_compliance.audit.tables import INDEXED, entries
 
+POSITIONS = {name: HASHED.index(name) for name in ("seq", *INDEXED)}
 CHUNK = 100_000
 PARALLEL_FROM = 200_000  # below this, one process is faster than starting others
 
@@ -60,6 +61,8 @@ def _check_range(url: str, first: int, last: int, previous: str | None) -> _Rang
     """Check entries ``first``..``last``; ``previous`` is the hash before ``first``."""
     engine = sa.create_engine(url)
     sha256, fromhex = hashlib.sha256, bytes.fromhex
+    split, cut = SEPARATOR, max(POSITIONS.values()) + 1
+    at_time, at_principal, at_action = (POSITIONS[n] for n in INDEXED)
     expected = first
     try:
         with engine.connect() as conn:
@@ -70,19 +73,29 @@ def _check_range(url: str, first: int, last: int, previous: str | None) -> _Rang
                 if previous is None:
                     return _Range(0, "", f"entry {first - 1} is missing (deleted)", first - 1)
             rows = conn.execution_options(yield_per=50_000).execute(
-                sa.select(entries.c.seq, entries.c.hash, canonical_sql())
+                sa.select(entries.c.seq, entries.c.hash, entries.c.record,
+                          *(entries.c[n] for n in INDEXED))
                 .where(entries.c.seq.between(first, last))
                 .order_by(entries.c.seq)
             )
-            for seq, stored, canonical in rows:
+            for seq, stored, record, time_us, principal, action in rows:
                 if seq != expected:
                     return _Range(expected - first, previous,
                                   f"entry {expected} is missing (deleted)", expected)
-                if sha256(fromhex(previous) + canonical.encode()).hexdigest() != stored:
+                if sha256(fromhex(previous) + record.encode()).hexdigest() != stored:
                     return _Range(
                         expected - first, previous,
                         f"entry {seq} does not match its hash: it was edited, inserted, "
                         "reordered or re-hashed",
+                        seq,
+                    )
+                fields = record.split(split, cut)
+                if (fields[0] != str(seq) or fields[at_time] != str(time_us)
+                        or fields[at_principal] != principal or fields[at_action] != action):
+                    return _Range(
+                        expected - first, previous,
+                        f"entry {seq}: a column kept for searching no longer matches its "
+                        "record (edited)",
                         seq,
                     )
                 previous = stored
