@@ -120,12 +120,12 @@ def test_key_files_are_private_and_outside_the_database(audit_log: Log) -> None:
 @pytest.mark.parametrize(
     ("change", "params"),
     [
-        # a field of the record itself
-        ("record = replace(record, :old, :new)", {"old": "user-2", "new": "mallory"}),
-        ("record = replace(record, :old, :new)", {"old": "\x1f200\x1f", "new": "\x1f599\x1f"}),
-        ("record = replace(record, :old, :new)", {"old": "run11", "new": "run99"}),
-        ("record = replace(record, :old, :new)", {"old": "127.0.0.1", "new": "10.0.0.1"}),
-        # a column copied from the record to search by
+        # a field stored in the rest of the record
+        ("rest = replace(rest, :old, :new)", {"old": "basic", "new": "token"}),
+        ("rest = replace(rest, :old, :new)", {"old": "\x1f200\x1f", "new": "\x1f599\x1f"}),
+        ("rest = replace(rest, :old, :new)", {"old": "run11", "new": "run99"}),
+        ("rest = replace(rest, :old, :new)", {"old": "127.0.0.1", "new": "10.0.0.1"}),
+        # a field stored in a search column
         ("principal = :new", {"new": "mallory"}),
         ("action = :new", {"new": "run.read"}),
         ("time_us = time_us + 1", {}),
@@ -147,14 +147,14 @@ def test_an_inserted_entry_is_detected(audit_log: Log) -> None:
     # Make room at 15 by renumbering the entries after it, then insert a copy of 14.
     audit_log.sql("UPDATE compliance_audit_entries SET seq = seq + 1000 WHERE seq >= 15")
     audit_log.sql("UPDATE compliance_audit_entries SET seq = seq - 999 WHERE seq >= 1015")
-    columns = ", ".join((*INDEXED, "record", "hash"))
+    columns = ", ".join((*INDEXED, "rest", "hash"))
     audit_log.sql(f"INSERT INTO compliance_audit_entries (seq, {columns}) "
                   f"SELECT 15, {columns} FROM compliance_audit_entries WHERE seq = 14")
     tampered(audit_log.verified(), "entry 15 ")
 
 
 def test_an_entry_appended_past_the_signed_tip_is_detected(audit_log: Log) -> None:
-    columns = ", ".join((*INDEXED, "record", "hash"))
+    columns = ", ".join((*INDEXED, "rest", "hash"))
     audit_log.sql(f"INSERT INTO compliance_audit_entries (seq, {columns}) "
                   f"SELECT 31, {columns} FROM compliance_audit_entries WHERE seq = 30")
     tampered(audit_log.verified(), "entry 31 lies beyond the signed tip")
@@ -184,8 +184,7 @@ def test_cutting_off_and_rewinding_the_tip_is_caught_by_the_head_outside(audit_l
 
 def test_rehashing_the_rest_of_the_chain_fails_the_tip_signature(audit_log: Log) -> None:
     log = audit_log.log
-    audit_log.sql("UPDATE compliance_audit_entries SET record = replace(record, 'user-1', "
-                  "'mallory'), principal = 'mallory' WHERE seq = 5")
+    audit_log.sql("UPDATE compliance_audit_entries SET principal = 'mallory' WHERE seq = 5")
     previous = log.hash_before(5) or ""
     for entry in log.entries(after_seq=4):
         entry.hash = previous = entry.chained(previous)
@@ -211,7 +210,7 @@ def test_verify_checks_ranges_in_parallel_with_the_same_result(audit_log: Log) -
     outside = read_head_file(audit_log.home)
     parallel = verify(log, verifier, outside, processes=2, chunk=7, parallel_from=0)
     assert parallel.intact and parallel.entries == 30
-    audit_log.sql("UPDATE compliance_audit_entries SET record = replace(record, 'run15', "
+    audit_log.sql("UPDATE compliance_audit_entries SET rest = replace(rest, 'run15', "
                   "'run51') WHERE seq = 16")
     parallel = verify(log, verifier, outside, processes=2, chunk=7, parallel_from=0)
     assert parallel.bad_seq == 16, parallel

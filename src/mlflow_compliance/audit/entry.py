@@ -3,7 +3,8 @@
 The record is every field in a fixed order (``HASHED``), as text, joined by the ASCII
 unit separator (0x1F). No field can contain that character: control characters are
 replaced in every field before an entry exists, so the record splits back into exactly
-its fields. The database stores the record itself; the chain hashes it.
+its fields. The database stores the record split in two: the fields searched by, in
+columns, and the rest as one text; the chain hashes the whole record.
 """
 
 from __future__ import annotations
@@ -101,8 +102,21 @@ class Entry:
 
 
 SEPARATOR = "\x1f"
-HASHED = ("seq", *(f.name for f in fields(Entry) if f.name not in ("seq", "hash")))
-"""The fields of a record, in order: everything but the hash itself."""
+HASHED = ("seq", "time_us", "principal", "action", "request_id", "auth_method", "client",
+          "method", "route", "resources", "status", "bytes_in", "bytes_out", "duration_us")
+"""The fields of a record, in order: everything but the hash itself. The fields stored
+in search columns come first; the rest of the record is stored as one text."""
+SEARCHED = 4  # seq, time_us, principal, action
+
+
+def record_of(seq: int, time_us: int, principal: str, action: str, rest: str) -> str:
+    """The record, rebuilt from how it is stored."""
+    return f"{seq}\x1f{time_us}\x1f{principal}\x1f{action}\x1f{rest}"
+
+
+def rest_of(record: str) -> str:
+    """The part of a record stored as one text."""
+    return record.split(SEPARATOR, SEARCHED)[SEARCHED]
 INT_FIELDS = frozenset(("seq", "time_us", "status", "bytes_in", "bytes_out", "duration_us"))
 TEXT_FIELDS = tuple(name for name in HASHED if name not in INT_FIELDS)
 
@@ -123,3 +137,6 @@ def time_us_of(moment: datetime) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+assert set(HASHED) == {f.name for f in fields(Entry)} - {"hash"}, "HASHED must list every field"

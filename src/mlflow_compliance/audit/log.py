@@ -16,11 +16,16 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from mlflow_compliance.audit.entry import GENESIS, Entry, link, now_us
+from mlflow_compliance.audit.entry import GENESIS, Entry, link, now_us, record_of, rest_of
 from mlflow_compliance.audit.signing import ANCHOR, TIP, Head, Signer, write_head_file
 from mlflow_compliance.audit.tables import anchors, entries, metadata, tip
 
-READ = (entries.c.record, entries.c.hash)
+READ = (entries.c.seq, entries.c.time_us, entries.c.principal, entries.c.action,
+        entries.c.rest, entries.c.hash)
+
+
+def _entry(row: Any) -> Entry:
+    return Entry.from_record(record_of(*row[:5]), row[5])
 
 
 def _engine(url: str, immediate: bool) -> Engine:
@@ -100,7 +105,8 @@ class AuditLog:
                 entry.hash = previous = link(previous, entry.canonical())
                 rows.append({
                     "seq": seq, "time_us": entry.time_us, "principal": entry.principal,
-                    "action": entry.action, "record": entry.canonical(), "hash": entry.hash,
+                    "action": entry.action, "rest": rest_of(entry.canonical()),
+                    "hash": entry.hash,
                 })
             conn.execute(entries.insert(), rows)
             head = signer.sign(TIP, seq, previous, now_us())
@@ -148,11 +154,11 @@ class AuditLog:
         while True:
             with self.engine.connect() as conn:
                 rows = conn.execute(
-                    sa.select(entries.c.seq, *READ).where(entries.c.seq > last)
+                    sa.select(*READ).where(entries.c.seq > last)
                     .order_by(entries.c.seq).limit(batch)
                 ).all()
             for row in rows:
-                yield Entry.from_record(row.record, row.hash)
+                yield _entry(row)
             if len(rows) < batch:
                 return
             last = rows[-1].seq
@@ -169,7 +175,7 @@ class AuditLog:
     ) -> list[Entry]:
         """Entries matching every filter given, oldest first. ``action`` may end in ``*``;
         ``resource`` is text that the entry's named resources contain."""
-        query = sa.select(entries.c.seq, *READ)
+        query = sa.select(*READ)
         if principal:
             query = query.where(entries.c.principal == principal)
         if action:
@@ -178,7 +184,7 @@ class AuditLog:
                 if action.endswith("*") else entries.c.action == action
             )
         if resource:  # narrowed in SQL, then checked against the resources field itself
-            query = query.where(entries.c.record.like(f"%{_escape(resource)}%", escape="\\"))
+            query = query.where(entries.c.rest.like(f"%{_escape(resource)}%", escape="\\"))
         if since_us is not None:
             query = query.where(entries.c.time_us >= since_us)
         if until_us is not None:
@@ -191,7 +197,7 @@ class AuditLog:
                     query.where(entries.c.seq > last).order_by(entries.c.seq).limit(limit)
                 ).all()
                 for row in rows:
-                    entry = Entry.from_record(row.record, row.hash)
+                    entry = _entry(row)
                     if resource is None or resource in entry.resources:
                         found.append(entry)
                         if len(found) == limit:

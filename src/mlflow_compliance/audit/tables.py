@@ -1,9 +1,10 @@
 """Where the audit log lives: three tables, in SQLite (embedded) or PostgreSQL (scale).
 
 - ``compliance_audit_entries``: one row per entry, ``seq`` 1, 2, 3, ... with no gaps:
-  the entry's record (all its fields, see ``entry``), the hash that chains it to its
-  predecessor, and three columns copied from the record to search by (time, principal,
-  action). ``verify`` checks that the copies still match the record.
+  the fields searched by (time, principal, action) in columns of their own, the other
+  fields in ``rest`` (the tail of the entry's record, see ``entry``), and the hash
+  that chains the record to its predecessor's. Nothing is stored twice, so every
+  stored byte is covered by the hash.
 - ``compliance_audit_tip``: one row, the newest ``seq`` and hash, signed. Appends lock
   this row, so every writer (worker process, replica) extends the same chain in order.
 - ``compliance_audit_anchors``: signed (seq, hash) pairs kept when older entries are
@@ -24,11 +25,11 @@ entries = sa.Table(
     sa.Column("time_us", sa.BigInteger, nullable=False, index=True),
     sa.Column("principal", sa.String(255), nullable=False, index=True),
     sa.Column("action", sa.String(128), nullable=False, index=True),
-    sa.Column("record", sa.Text, nullable=False),
+    sa.Column("rest", sa.Text, nullable=False),  # the record after its searched fields
     sa.Column("hash", sa.String(64), nullable=False),
 )
 INDEXED = ("time_us", "principal", "action")
-"""The record's fields copied into columns of their own, to search by."""
+"""The record's fields kept in columns of their own, to search by; they open the record."""
 
 tip = sa.Table(
     "compliance_audit_tip",
