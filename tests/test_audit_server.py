@@ -306,3 +306,13 @@ def test_access_logging_with_a_bad_value_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr == (
         "Error: MLFLOW_ACCESS_LOGGING: 'maybe' is not allowed; allowed: true, false\n")
+
+
+def test_audit_sync_with_a_bad_value_is_refused(tmp_path: Path) -> None:
+    env = {**os.environ, "MLFLOW_COMPLIANCE_AUDIT_SYNC": "sometimes"}
+    done = subprocess.run([CLI, "server", "--home", str(tmp_path / "h")], capture_output=True,
+                          text=True, timeout=60, env=env)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "Error: MLFLOW_COMPLIANCE_AUDIT_SYNC: 'sometimes' is not allowed; allowed: normal, "
+        "full\n")

@@ -19,6 +19,7 @@ DEFAULT_HOME = ".mlflow-compliance"
 AUDIT_DATABASE_ENV = "MLFLOW_COMPLIANCE_AUDIT_DATABASE_URL"
 ACCESS_LOGGING_ENV = "MLFLOW_ACCESS_LOGGING"  # the seed's switch
 RETENTION_ENV = "MLFLOW_COMPLIANCE_AUDIT_RETENTION_DAYS"
+AUDIT_SYNC_ENV = "MLFLOW_COMPLIANCE_AUDIT_SYNC"  # normal | full (SQLite audit log)
 MIN_RETENTION_DAYS = 183  # AI Act Art. 19: logs kept at least six months
 TRUE_WORDS = ("true", "1", "yes", "on")
 FALSE_WORDS = ("false", "0", "no", "off")
@@ -38,6 +39,15 @@ def access_logging() -> bool:
     raise SettingProblem(
         f"{ACCESS_LOGGING_ENV}: {value!r} is not allowed; allowed: true, false"
     )
+
+
+def audit_sync() -> str:
+    """MLFLOW_COMPLIANCE_AUDIT_SYNC: ``normal`` (survives a killed server, the default)
+    or ``full`` (an fsync per commit: survives power loss too). SQLite only."""
+    value = os.environ.get(AUDIT_SYNC_ENV, "normal").strip().lower() or "normal"
+    if value not in ("normal", "full"):
+        raise SettingProblem(f"{AUDIT_SYNC_ENV}: {value!r} is not allowed; allowed: normal, full")
+    return value
 
 
 def retention_days(given: int | None = None) -> int:

@@ -3,22 +3,32 @@
 Appends are serialized: each batch locks the tip row (PostgreSQL ``SELECT ... FOR
 UPDATE``; SQLite ``BEGIN IMMEDIATE``), numbers its entries after the tip, chains their
 hashes, signs the new tip and commits once. One chain for every worker and replica,
-with no gaps, and one commit (one fsync) per batch however many requests it carries.
+with no gaps, and one commit per batch however many requests it carries.
+
+Durability on SQLite (WAL mode): by default (``normal``) a commit is in the operating
+system's hands when ``append`` returns, so it survives the server being killed, even
+with SIGKILL, but the newest commits can be lost if the machine itself loses power;
+``MLFLOW_COMPLIANCE_AUDIT_SYNC=full`` fsyncs every commit and survives that too, at a
+measured cost (docs/benchmarks.md). PostgreSQL commits are fsynced by the server
+(``synchronous_commit`` on, its default).
 """
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 
 from mlflow_compliance.audit.entry import GENESIS, Entry, link, now_us, record_of, rest_of
 from mlflow_compliance.audit.signing import ANCHOR, TIP, Head, Signer, write_head_file
 from mlflow_compliance.audit.tables import anchors, entries, metadata, tip
+from mlflow_compliance.settings import audit_sync
 
 READ = (entries.c.seq, entries.c.time_us, entries.c.principal, entries.c.action,
         entries.c.rest, entries.c.hash)
@@ -29,7 +39,7 @@ def _entry(row: Any) -> Entry:
 
 
 def _engine(url: str, immediate: bool) -> Engine:
-    """An engine; for SQLite, in WAL mode with fsync on every commit."""
+    """An engine; for SQLite, in WAL mode (synchronous as MLFLOW_COMPLIANCE_AUDIT_SYNC says)."""
     engine = sa.create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
 
@@ -38,7 +48,7 @@ def _engine(url: str, immediate: bool) -> Engine:
             dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute(f"PRAGMA synchronous={audit_sync().upper()}")
             cursor.execute("PRAGMA busy_timeout=60000")
             cursor.close()
 
@@ -61,6 +71,10 @@ class AuditLog:
         self.engine = _engine(url, immediate=False)
         self.writer = _engine(url, immediate=True) if self.engine.dialect.name == "sqlite" \
             else self.engine
+        self.dialect_obj = self.engine.dialect
+        self._raw: Any = None
+        database = self.engine.url.database if self.dialect == "sqlite" else None
+        self.lock_path = f"{database}.lock" if database and database != ":memory:" else None
 
     @property
     def dialect(self) -> str:
@@ -81,6 +95,9 @@ class AuditLog:
         self.close()
 
     def close(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
         self.engine.dispose()
         self.writer.dispose()
 
@@ -90,30 +107,81 @@ class AuditLog:
         return self.signer
 
     # --- writing --------------------------------------------------------------------
-    def append(self, batch: list[Entry]) -> Head:
-        """Number, chain and store ``batch`` in one transaction; the new signed tip."""
+    def append(self, batch: list[Entry], keep_head: bool = True) -> Head:
+        """Number, chain and store ``batch`` in one transaction; the new signed tip.
+
+        This runs for every request, so it uses one held database connection and
+        statements compiled once, through the driver directly: through SQLAlchemy's
+        connection per batch it cost about 3 ms of CPU, which the server then lacked.
+        """
         signer = self._signer()
-        with self.writer.begin() as conn:
-            current = conn.execute(
-                sa.select(tip.c.seq, tip.c.hash).where(tip.c.id == 1).with_for_update()
-            ).one()
-            seq, previous = current.seq, current.hash
+        with self._serialized():
+            head = self._append(signer, batch)
+        if keep_head:
+            self.keep_head(head)
+        return head
+
+    def keep_head(self, head: Head) -> None:
+        """Keep ``head`` outside the database too (the home's head file), if there is one."""
+        if self.home is not None:
+            write_head_file(self.home, head)
+
+    @contextmanager
+    def _serialized(self) -> Iterator[None]:
+        """On SQLite, queue for the write lock with a file lock the kernel hands over at
+        once, instead of SQLite's busy handler, which sleeps 1, 2, 5, 10 ms, ..."""
+        if self.lock_path is None:
+            yield
+            return
+        with open(self.lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _append(self, signer: Signer, batch: list[Entry]) -> Head:
+        raw = self._raw_writer()
+        cursor = raw.cursor()
+        try:
+            if self.dialect == "sqlite":
+                cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute(*_TIP_FOR_UPDATE.bind(self.dialect_obj, {}))
+            seq, previous = cursor.fetchone()
             rows = []
             for entry in batch:
                 seq += 1
                 entry.seq = seq
-                entry.hash = previous = link(previous, entry.canonical())
-                rows.append({
+                record = entry.canonical()
+                entry.hash = previous = link(previous, record)
+                rows.append(_INSERT.bind(self.dialect_obj, {
                     "seq": seq, "time_us": entry.time_us, "principal": entry.principal,
-                    "action": entry.action, "rest": rest_of(entry.canonical()),
-                    "hash": entry.hash,
-                })
-            conn.execute(entries.insert(), rows)
+                    "action": entry.action, "rest": rest_of(record), "hash": entry.hash,
+                })[1])
+            cursor.executemany(_INSERT.sql(self.dialect_obj), rows)
             head = signer.sign(TIP, seq, previous, now_us())
-            conn.execute(tip.update().where(tip.c.id == 1).values(**_head_columns(head)))
-        if self.home is not None:
-            write_head_file(self.home, head)
+            cursor.execute(*_TIP_UPDATE.bind(self.dialect_obj, _head_columns(head)))
+            raw.commit()
+        except BaseException:
+            self._drop_raw_writer(raw)
+            raise
+        finally:
+            cursor.close()
         return head
+
+    def _raw_writer(self) -> Any:
+        if self._raw is None:
+            self._raw = self.writer.raw_connection()
+        return self._raw
+
+    def _drop_raw_writer(self, raw: Any) -> None:
+        """After a failure: roll back and give the connection up (it may be broken)."""
+        self._raw = None
+        try:
+            raw.rollback()
+            raw.close()
+        except Exception:
+            raw.invalidate()
 
     def purge(self, before_us: int) -> tuple[int, Head | None]:
         """Delete entries older than ``before_us``, leaving a signed anchor at the cut."""
@@ -213,6 +281,41 @@ class AuditLog:
             return GENESIS
         with self.engine.connect() as conn:
             return conn.execute(sa.select(entries.c.hash).where(entries.c.seq == seq - 1)).scalar()
+
+
+class _Compiled:
+    """A statement compiled once per dialect, bound to the driver's parameter style."""
+
+    def __init__(self, statement: sa.ClauseElement) -> None:
+        self.statement = statement
+        self.cache: dict[str, Any] = {}
+
+    def _compiled(self, dialect: Dialect) -> Any:
+        if dialect.name not in self.cache:
+            self.cache[dialect.name] = self.statement.compile(dialect=dialect)
+        return self.cache[dialect.name]
+
+    def sql(self, dialect: Dialect) -> str:
+        return str(self._compiled(dialect).string)
+
+    def bind(self, dialect: Dialect, values: dict[str, Any]) -> tuple[str, Any]:
+        compiled = self._compiled(dialect)
+        if dialect.positional:
+            return compiled.string, tuple(values[name] for name in compiled.positiontup)
+        return compiled.string, values
+
+
+_TIP_FOR_UPDATE = _Compiled(
+    sa.select(tip.c.seq, tip.c.hash).where(tip.c.id == sa.literal_column("1")).with_for_update()
+)
+_INSERT = _Compiled(
+    entries.insert().values({c.name: sa.bindparam(c.name) for c in entries.c})
+)
+_TIP_UPDATE = _Compiled(
+    tip.update().where(tip.c.id == sa.literal_column("1")).values(
+        {name: sa.bindparam(name) for name in ("seq", "hash", "time_us", "key_id", "signature")}
+    )
+)
 
 
 def _head_columns(head: Head) -> dict[str, Any]:

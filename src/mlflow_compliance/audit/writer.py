@@ -1,26 +1,29 @@
-"""Group commit: one writer thread per server process appends entries in batches.
+"""Group commit: entries of requests that finish together are committed together.
 
-A request hands its entry over and waits (without blocking the event loop) until the
-batch holding it is committed; whatever arrives while one batch commits goes into the
-next. Concurrent requests share one transaction and one fsync, so durability costs a
-little latency per request and almost no throughput.
+A request hands its entry over and waits (its coroutine, not the event loop) until the
+batch holding it is committed. One commit runs at a time per process, on a thread of
+its own so the event loop keeps serving while it waits for the database; every entry
+handed over meanwhile goes into the next batch. Concurrent requests thus share one
+transaction.
+
+The newest signed head is copied to the home's head file at most every
+``HEAD_INTERVAL`` seconds (and always shortly after the last batch), not after every
+batch: that file write cost as much as the commit itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import queue
-import threading
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
 
 from mlflow_compliance.audit.entry import Entry
 from mlflow_compliance.audit.log import AuditLog
+from mlflow_compliance.audit.signing import Head
 
-MAX_BATCH = 1000
+HEAD_INTERVAL = 0.5
+
 _log = logging.getLogger(__name__)
-
-Waiting = tuple[Entry, asyncio.AbstractEventLoop, "asyncio.Future[None]"]
 
 
 class AuditWriteFailed(Exception):
@@ -30,49 +33,53 @@ class AuditWriteFailed(Exception):
 class GroupWriter:
     def __init__(self, log: AuditLog) -> None:
         self.log = log
-        self.pending: queue.SimpleQueue[Waiting] = queue.SimpleQueue()
-        self.thread: threading.Thread | None = None
-        self.lock = threading.Lock()
+        self.pending: list[tuple[Entry, asyncio.Future[None]]] = []
+        self.committing = False
+        self.task: asyncio.Future[None] | None = None
+        self.newest: Head | None = None  # committed, not yet in the head file
+        self.head_due = False
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="audit-commit")
 
     async def append(self, entry: Entry) -> None:
         """Return once ``entry`` is committed; raise AuditWriteFailed if it cannot be."""
-        self._start()
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        self.pending.put((entry, loop, done))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending.append((entry, done))
+        if not self.committing:
+            self.committing = True
+            self.task = asyncio.ensure_future(self._commit_all())
         await done
 
-    def _start(self) -> None:
-        if self.thread is None:
-            with self.lock:
-                if self.thread is None:
-                    self.thread = threading.Thread(
-                        target=self._run, name="audit-writer", daemon=True
-                    )
-                    self.thread.start()
-
-    def _run(self) -> None:
-        while True:
-            batch = [self.pending.get()]
-            while len(batch) < MAX_BATCH:
+    async def _commit_all(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self.pending:
+                batch, self.pending = self.pending, []
+                failure: Exception | None = None
                 try:
-                    batch.append(self.pending.get_nowait())
-                except queue.Empty:
-                    break
-            failure: Exception | None = None
+                    self.newest = await loop.run_in_executor(
+                        self.thread, self.log.append, [entry for entry, _ in batch], False
+                    )
+                    if not self.head_due:
+                        self.head_due = True
+                        loop.call_later(HEAD_INTERVAL, self._keep_head)
+                except Exception as e:  # the database is down, the disk is full, ...
+                    _log.error("audit log: %d entries could not be stored: %s", len(batch), e)
+                    failure = AuditWriteFailed(str(e))
+                for _, done in batch:
+                    if done.done():
+                        continue
+                    if failure is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(failure)
+        finally:
+            self.committing = False
+
+    def _keep_head(self) -> None:
+        self.head_due = False
+        head, self.newest = self.newest, None
+        if head is not None:
             try:
-                self.log.append([entry for entry, _, _ in batch])
-            except Exception as e:  # the database is down, the disk is full, ...
-                _log.error("audit log: %d entries could not be stored: %s", len(batch), e)
-                failure = AuditWriteFailed(str(e))
-            for _, loop, done in batch:
-                loop.call_soon_threadsafe(_settle, done, failure)
-
-
-def _settle(done: asyncio.Future[Any], failure: Exception | None) -> None:
-    if done.done():
-        return
-    if failure is None:
-        done.set_result(None)
-    else:
-        done.set_exception(failure)
+                self.log.keep_head(head)
+            except OSError as e:
+                _log.error("audit log: the head file could not be written: %s", e)

@@ -16,7 +16,13 @@ from mlflow_compliance.server.launch import (
     prepare_audit,
     prepare_identities,
 )
-from mlflow_compliance.settings import ACCESS_LOGGING_ENV, SettingProblem, Settings, access_logging
+from mlflow_compliance.settings import (
+    ACCESS_LOGGING_ENV,
+    SettingProblem,
+    Settings,
+    access_logging,
+    audit_sync,
+)
 
 
 @click.command()
@@ -60,6 +66,7 @@ def server(
     )
     try:
         logging_on = access_logging()
+        sync = audit_sync()
     except SettingProblem as e:
         raise InputError(str(e)) from None
     settings.create_home()
@@ -89,7 +96,7 @@ def server(
     if logging_on:
         console.print(
             f"mlflow-compliance: access logging on: every request in the audit log {audit}, "
-            f"signed with {settings.home / 'audit-signing.key'}"
+            f"signed with {settings.home / 'audit-signing.key'} (SQLite sync: {sync})"
         )
     else:
         console.print(
