@@ -299,20 +299,17 @@ def test_access_logging_false_turns_it_off_loudly_and_is_logged(tmp_path: Path) 
         ("server.start", {"access_logging": "off"})]
 
 
-def test_access_logging_with_a_bad_value_is_refused(tmp_path: Path) -> None:
-    env = {**os.environ, "MLFLOW_ACCESS_LOGGING": "maybe"}
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [("MLFLOW_ACCESS_LOGGING", "maybe", "true, false"),
+     ("MLFLOW_COMPLIANCE_AUDIT_SYNC", "sometimes", "normal, full")],
+)
+def test_an_audit_switch_with_a_bad_value_is_refused(
+    tmp_path: Path, name: str, value: str, allowed: str
+) -> None:
+    env = {**os.environ, name: value}
     done = subprocess.run([CLI, "server", "--home", str(tmp_path / "h")], capture_output=True,
                           text=True, timeout=60, env=env)
     assert done.returncode == 2
-    assert done.stderr == (
-        "Error: MLFLOW_ACCESS_LOGGING: 'maybe' is not allowed; allowed: true, false\n")
-
-
-def test_audit_sync_with_a_bad_value_is_refused(tmp_path: Path) -> None:
-    env = {**os.environ, "MLFLOW_COMPLIANCE_AUDIT_SYNC": "sometimes"}
-    done = subprocess.run([CLI, "server", "--home", str(tmp_path / "h")], capture_output=True,
-                          text=True, timeout=60, env=env)
-    assert done.returncode == 2
-    assert done.stderr == (
-        "Error: MLFLOW_COMPLIANCE_AUDIT_SYNC: 'sometimes' is not allowed; allowed: normal, "
-        "full\n")
+    assert done.stderr == f"Error: {name}: {value!r} is not allowed; allowed: {allowed}\n"
+    assert not (tmp_path / "h").exists()  # refused before anything was created
