@@ -71,7 +71,6 @@ class AuditLog:
         self.engine = _engine(url, immediate=False)
         self.writer = _engine(url, immediate=True) if self.engine.dialect.name == "sqlite" \
             else self.engine
-        self.dialect_obj = self.engine.dialect
         self._raw: Any = None
         database = self.engine.url.database if self.dialect == "sqlite" else None
         self.lock_path = f"{database}.lock" if database and database != ":memory:" else None
@@ -116,7 +115,7 @@ class AuditLog:
         """
         signer = self._signer()
         with self._serialized():
-            head = self._append(signer, batch)
+            head = self._append(signer, batch, self.engine.dialect)
         if keep_head:
             self.keep_head(head)
         return head
@@ -140,13 +139,13 @@ class AuditLog:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _append(self, signer: Signer, batch: list[Entry]) -> Head:
+    def _append(self, signer: Signer, batch: list[Entry], dialect: Dialect) -> Head:
         raw = self._raw_writer()
         cursor = raw.cursor()
         try:
             if self.dialect == "sqlite":
                 cursor.execute("BEGIN IMMEDIATE")
-            cursor.execute(*_TIP_FOR_UPDATE.bind(self.dialect_obj, {}))
+            cursor.execute(*_TIP_FOR_UPDATE.bind(dialect, {}))
             seq, previous = cursor.fetchone()
             rows = []
             for entry in batch:
@@ -154,13 +153,13 @@ class AuditLog:
                 entry.seq = seq
                 record = entry.canonical()
                 entry.hash = previous = link(previous, record)
-                rows.append(_INSERT.bind(self.dialect_obj, {
+                rows.append(_INSERT.bind(dialect, {
                     "seq": seq, "time_us": entry.time_us, "principal": entry.principal,
                     "action": entry.action, "rest": rest_of(record), "hash": entry.hash,
                 })[1])
-            cursor.executemany(_INSERT.sql(self.dialect_obj), rows)
+            cursor.executemany(_INSERT.sql(dialect), rows)
             head = signer.sign(TIP, seq, previous, now_us())
-            cursor.execute(*_TIP_UPDATE.bind(self.dialect_obj, _head_columns(head)))
+            cursor.execute(*_TIP_UPDATE.bind(dialect, _head_columns(head)))
             raw.commit()
         except BaseException:
             self._drop_raw_writer(raw)

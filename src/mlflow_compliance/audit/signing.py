@@ -3,8 +3,9 @@
 The private key lives in the home (``audit-signing.key``, mode 0600), never in the audit
 database, so whoever can edit the database still cannot sign a chain head. The public
 half (``audit-signing.pub``) is all ``audit verify`` needs. The newest signed head is
-also written to ``audit-head.json`` in the home: a copy outside the database that makes
-cutting off the newest entries (and rewinding the tip) detectable.
+also written to ``audit-head.json`` in the home (by the server at most every 0.5 s):
+a copy outside the database that makes cutting off the newest entries (and rewinding
+the tip) detectable.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from mlflow_compliance.audit.entry import GENESIS, HASHED, Entry, time_us_of
+from mlflow_compliance.audit.entry import GENESIS, HASHED, Entry, iso_time, time_us_of
 from mlflow_compliance.audit.local import local_entry
 from mlflow_compliance.audit.log import AuditLog
 from mlflow_compliance.audit.signing import KeyProblem, Signer, Verifier, read_head_file
@@ -145,7 +145,7 @@ def export(home: str | None, database_url: str | None, form: str, output: IO[str
 def _exported(entry: Entry, previous: str) -> dict[str, Any]:
     row = asdict(entry)
     return {name: row.get(name) for name in EXPORTED} | {
-        "time": entry.as_dict()["time"],
+        "time": iso_time(entry.time_us),
         "prev_hash": previous,
     }
 

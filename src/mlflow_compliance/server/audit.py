@@ -43,6 +43,7 @@ class AuditNotes:
     route: Route | None = None
     params: dict[str, str] = field(default_factory=dict)
     payload: Any = None
+    query: dict[str, list[str]] | None = None  # the parsed query string, if a layer parsed it
 
 
 def note(scope: Scope, **facts: Any) -> None:
@@ -177,7 +178,7 @@ def _entry(
         method=clean(method, 16),
         route=route.path if route else clean(scope["path"]),
         action=route.action if route else "unknown.route",
-        resources=Entry.resources_json(_resources(scope, route, params, notes.payload)),
+        resources=Entry.resources_json(_resources(scope, route, params, notes)),
         status=exchange.status,
         bytes_in=exchange.bytes_in,
         bytes_out=exchange.bytes_out,
@@ -186,11 +187,13 @@ def _entry(
 
 
 def _resources(
-    scope: Scope, route: Route | None, params: dict[str, str], payload: Any
+    scope: Scope, route: Route | None, params: dict[str, str], notes: AuditNotes
 ) -> dict[str, Any]:
     """What the request names: the route's resource fields, from path, query or body."""
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    body = payload if isinstance(payload, dict) else {}
+    query = notes.query
+    if query is None:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    body = notes.payload if isinstance(notes.payload, dict) else {}
     named: dict[str, Any] = {}
     wanted = [(w.source, w.name) for w in route.where] if route else []
     wanted += [(Source.PATH, name) for name in params]

@@ -34,8 +34,6 @@ from mlflow_compliance.server.capture import rewrite_json_answer
 from mlflow_compliance.server.errors import send_error, send_forbidden, send_unauthenticated
 from mlflow_compliance.server.routes import normalized
 
-ROUTE_KEY = "mlflow_compliance.route"
-
 # Searches over several experiments: narrowed to the readable ones instead of refused.
 NARROWED = {
     "/api/2.0/mlflow/runs/search": "runs",
@@ -74,7 +72,6 @@ class Authorization:
             )
             return
         route, params = found
-        scope[ROUTE_KEY] = route
         note(scope, route=route, params=params)
         who: Principal = scope.get(SCOPE_KEY, ANONYMOUS)
         if route.permission is not Permission.PUBLIC and not who.authenticated:
@@ -95,6 +92,7 @@ class Authorization:
             return
         if verdict is None:
             query = parse_qs(scope.get("query_string", b"").decode())
+            note(scope, query=query)
             named = values(route.where, params, query, payload)
             if route.path in NARROWED:
                 readable = await anyio.to_thread.run_sync(
