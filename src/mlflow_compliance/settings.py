@@ -20,6 +20,10 @@ AUDIT_DATABASE_ENV = "MLFLOW_COMPLIANCE_AUDIT_DATABASE_URL"
 ACCESS_LOGGING_ENV = "MLFLOW_ACCESS_LOGGING"  # the seed's switch
 RETENTION_ENV = "MLFLOW_COMPLIANCE_AUDIT_RETENTION_DAYS"
 AUDIT_SYNC_ENV = "MLFLOW_COMPLIANCE_AUDIT_SYNC"  # normal | full (SQLite audit log)
+ARTIFACT_ENCRYPTION_ENV = "MLFLOW_ARTIFACT_ENCRYPTION"  # the seed's other switch
+KEYRING_ENV = "MLFLOW_COMPLIANCE_KEYRING"  # local | aws-kms: who holds new key-encryption keys
+KEY_FILE_ENV = "MLFLOW_COMPLIANCE_KEY_FILE"
+KEYRING_PROVIDERS = ("local", "aws-kms")
 MIN_RETENTION_DAYS = 183  # AI Act Art. 19: logs kept at least six months
 TRUE_WORDS = ("true", "1", "yes", "on")
 FALSE_WORDS = ("false", "0", "no", "off")
@@ -29,16 +33,33 @@ class SettingProblem(ValueError):
     """A setting has a value that is not allowed; the message names it."""
 
 
-def access_logging() -> bool:
-    """MLFLOW_ACCESS_LOGGING: on unless explicitly false."""
-    value = os.environ.get(ACCESS_LOGGING_ENV, "true").strip().lower()
+def _switch(name: str) -> bool:
+    """A seed switch: on unless explicitly false."""
+    value = os.environ.get(name, "true").strip().lower()
     if value in TRUE_WORDS or value == "":
         return True
     if value in FALSE_WORDS:
         return False
-    raise SettingProblem(
-        f"{ACCESS_LOGGING_ENV}: {value!r} is not allowed; allowed: true, false"
-    )
+    raise SettingProblem(f"{name}: {value!r} is not allowed; allowed: true, false")
+
+
+def access_logging() -> bool:
+    """MLFLOW_ACCESS_LOGGING: on unless explicitly false."""
+    return _switch(ACCESS_LOGGING_ENV)
+
+
+def artifact_encryption() -> bool:
+    """MLFLOW_ARTIFACT_ENCRYPTION: on unless explicitly false."""
+    return _switch(ARTIFACT_ENCRYPTION_ENV)
+
+
+def keyring_provider() -> str:
+    """MLFLOW_COMPLIANCE_KEYRING: where new key-encryption keys are made (default local)."""
+    value = os.environ.get(KEYRING_ENV, "local").strip().lower() or "local"
+    if value not in KEYRING_PROVIDERS:
+        allowed = ", ".join(KEYRING_PROVIDERS)
+        raise SettingProblem(f"{KEYRING_ENV}: {value!r} is not allowed; allowed: {allowed}")
+    return value
 
 
 def audit_sync() -> str:
@@ -101,6 +122,13 @@ class Settings:
     @property
     def artifacts_uri(self) -> str:
         return self.artifacts_destination or str(self.home / "artifacts")
+
+    @property
+    def key_file(self) -> Path:
+        """The local key file: MLFLOW_COMPLIANCE_KEY_FILE, or ``<home>/artifact-keys.json``
+        (beside the artifact folder, never inside it)."""
+        given = os.environ.get(KEY_FILE_ENV)
+        return Path(given).expanduser().resolve() if given else self.home / "artifact-keys.json"
 
     def create_home(self) -> None:
         """Create the home folder, readable by its owner only."""

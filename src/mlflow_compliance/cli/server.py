@@ -8,20 +8,25 @@ from sqlalchemy.engine import make_url
 
 from mlflow_compliance.audit.signing import KeyProblem
 from mlflow_compliance.cli.errors import InputError
+from mlflow_compliance.encryption.keys.errors import KeyringError
 from mlflow_compliance.identity.bootstrap import PASSWORD_ENV
 from mlflow_compliance.identity.store import IdentityError
 from mlflow_compliance.server.launch import (
     exec_server,
-    not_yet_honoured_switches,
+    mlflow_artifacts_destination,
     prepare_audit,
     prepare_identities,
+    prepare_keys,
 )
 from mlflow_compliance.settings import (
     ACCESS_LOGGING_ENV,
+    ARTIFACT_ENCRYPTION_ENV,
     SettingProblem,
     Settings,
     access_logging,
+    artifact_encryption,
     audit_sync,
+    keyring_provider,
 )
 
 
@@ -67,6 +72,9 @@ def server(
     try:
         logging_on = access_logging()
         sync = audit_sync()
+        encryption_on = artifact_encryption()
+        keyring_provider()
+        destination = mlflow_artifacts_destination(settings, encryption_on)
     except SettingProblem as e:
         raise InputError(str(e)) from None
     settings.create_home()
@@ -74,8 +82,14 @@ def server(
         password = prepare_identities(settings)
     except IdentityError as e:
         raise InputError(f"{PASSWORD_ENV}: {e}") from None
+    keys = None
+    if encryption_on:
+        try:
+            keys = prepare_keys(settings)
+        except KeyringError as e:
+            raise InputError(str(e)) from None
     try:
-        prepare_audit(settings, logging_on)
+        prepare_audit(settings, logging_on, encryption_on)
     except KeyProblem as e:
         raise InputError(str(e)) from None
     console = Console(stderr=True, soft_wrap=True)
@@ -85,6 +99,24 @@ def server(
     console.print(
         f"mlflow-compliance: artifacts {settings.artifacts_uri} (served through the server)"
     )
+    if keys is not None:
+        holder = settings.key_file if keys.provider == "local" else "AWS KMS"
+        console.print(
+            f"mlflow-compliance: artifact encryption on: AES-256-GCM, a data key per run, "
+            f"wrapped by key-encryption key {keys.kek_id} ({holder})"
+        )
+        if keys.key_file_created:
+            console.print(
+                f"[bold]mlflow-compliance: created the key file {settings.key_file} (mode "
+                "0600). Back it up apart from the artifacts: if it is lost, every "
+                "encrypted artifact is lost with it.[/]"
+            )
+    else:
+        console.print(
+            f"[bold red]mlflow-compliance: WARNING: {ARTIFACT_ENCRYPTION_ENV}=false: "
+            "ARTIFACT ENCRYPTION IS OFF. New artifacts are stored in plaintext (GDPR "
+            "Art. 32); existing encrypted artifacts cannot be read in this mode.[/]"
+        )
     if password is not None:
         console.print(
             f"[bold]mlflow-compliance: created user admin with password {password}[/] "
@@ -105,9 +137,4 @@ def server(
             "(GDPR Art. 5(2), AI Act Art. 12). The start with logging off is itself "
             "logged.[/]"
         )
-    for name in not_yet_honoured_switches():
-        console.print(
-            f"[bold yellow]mlflow-compliance: {name} is set, but this version does not "
-            "implement it yet; nothing is encrypted or access-logged[/]"
-        )
-    exec_server(settings, host, port, workers)
+    exec_server(settings, host, port, workers, destination)

@@ -215,13 +215,23 @@ def decrypt_stream(src: BinaryIO, dst: BinaryIO, key: bytes, header: Header | No
 
 def plaintext_size(ciphertext_size: int, header: Header) -> int:
     """The plaintext length of a file of ``ciphertext_size`` bytes, without decrypting."""
-    body = ciphertext_size - header.size
-    full = header.segment_size + TAG_SIZE
+    return plaintext_size_for(ciphertext_size, header.size, header.segment_size)
+
+
+def plaintext_size_for(ciphertext_size: int, header_size: int, segment_size: int) -> int:
+    """The same, from the header's size and segment size alone (no read at all)."""
+    body = ciphertext_size - header_size
+    full = segment_size + TAG_SIZE
     segments = max(1, -(-body // full))
     last = body - (segments - 1) * full
     if last < TAG_SIZE or (segments > 1 and last == TAG_SIZE) or segments > MAX_SEGMENTS:
         raise UntrustedCiphertext(f"impossible ciphertext size {ciphertext_size}")
     return body - segments * TAG_SIZE
+
+
+def header_size(key_id_size: int) -> int:
+    """The size of a header naming a key id of ``key_id_size`` bytes."""
+    return _FIXED.size + key_id_size + SALT_SIZE + NONCE_PREFIX_SIZE
 
 
 def _open_segments(src: BinaryIO, cipher: AESGCM, header: Header) -> Iterator[memoryview]:
