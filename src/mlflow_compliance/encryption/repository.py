@@ -160,9 +160,22 @@ class EncryptedArtifactRepository(ArtifactRepository, StreamUploadMixin):
     ) -> None:
         staged = self._staged(artifact_file_name, artifact_path)
         writer = await asyncio.to_thread(staged.__enter__)
+
+        def write(pieces: list[bytes]) -> None:
+            for piece in pieces:
+                writer.write(piece)
+
         try:
+            # The server hands over small pieces; one thread hop per segment's worth.
+            pending: list[bytes] = []
+            size = 0
             async for chunk in chunks:
-                await asyncio.to_thread(writer.write, chunk)
+                pending.append(chunk)
+                size += len(chunk)
+                if size >= DEFAULT_SEGMENT_SIZE:
+                    await asyncio.to_thread(write, pending)
+                    pending, size = [], 0
+            await asyncio.to_thread(write, pending)
         except BaseException as error:
             await asyncio.to_thread(staged.__exit__, type(error), error, error.__traceback__)
             raise
@@ -224,6 +237,17 @@ class EncryptedArtifactRepository(ArtifactRepository, StreamUploadMixin):
     def get_local_path(self, artifact_path: str) -> str | None:
         """Never: the files on disk are ciphertext, MLflow must not serve them as they are."""
         return None
+
+    def download_artifacts(self, artifact_path: str, dst_path: str | None = None) -> str:
+        """As MLflow's, but a single file fails with its own one-line error, not MLflow's
+        multi-line summary of a folder download."""
+        if dst_path is None or self._is_directory(artifact_path):
+            return str(super().download_artifacts(artifact_path, dst_path))
+        if not os.path.isdir(dst_path):
+            return str(super().download_artifacts(artifact_path, dst_path))  # its error
+        local = self._create_download_destination(artifact_path, os.path.abspath(dst_path))
+        self._download_file(artifact_path, local)
+        return str(local)
 
     def _download_file(self, remote_file_path: str, local_path: str) -> None:
         artifact = self.open_artifact(remote_file_path)

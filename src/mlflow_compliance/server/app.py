@@ -5,7 +5,7 @@ every worker. The request path of DESIGN.md, outermost first:
 
     authentication -> seed's GET search -> authorization -> administration API
     -> surface hardening -> identity claims -> compliance validation
-    -> MLflow (FastAPI + Flask)
+    -> encrypted downloads (decrypting as they stream) -> MLflow (FastAPI + Flask)
 
 The audit layer wraps everything, so requests refused by any layer are logged too,
 unless MLFLOW_ACCESS_LOGGING is explicitly false. The host check (MLflow's own,
@@ -29,6 +29,7 @@ from mlflow_compliance.server.authentication.layer import Authentication
 from mlflow_compliance.server.authentication.oidc import OidcSettings, OidcVerifier
 from mlflow_compliance.server.authorization.layer import Authorization
 from mlflow_compliance.server.claims import IdentityClaims
+from mlflow_compliance.server.encrypted_downloads import EncryptedDownloads
 from mlflow_compliance.server.seed_search import SeedSearch
 from mlflow_compliance.server.surface import SurfaceHardening
 from mlflow_compliance.server.validation import ComplianceValidation
@@ -52,6 +53,7 @@ def create_app() -> ASGIApp:
     authenticator = Authenticator(store, OidcVerifier(oidc) if oidc else None)
 
     app: ASGIApp = mlflow_app
+    app = EncryptedDownloads(app)
     app = ComplianceValidation(app)
     app = IdentityClaims(app)
     app = SurfaceHardening(app)
