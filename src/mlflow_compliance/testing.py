@@ -84,11 +84,13 @@ def start_compliance_server(
     workers: int = 1,
     backend_store_uri: str | None = None,
     env: dict[str, str] | None = None,
+    extra_args: list[str] | None = None,
 ) -> Server:
     port = free_port()
     command = [
         str(BIN / "mlflow-compliance"), "server",
         "--home", str(home), "--port", str(port), "--workers", str(workers),
+        *(extra_args or []),
     ]
     if backend_store_uri:
         command += ["--backend-store-uri", backend_store_uri]

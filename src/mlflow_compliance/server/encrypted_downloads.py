@@ -61,6 +61,18 @@ class EncryptedDownloads:
         except MlflowException as error:
             await _send_mlflow_error(send, error)
             return
+        # One segment is always held back until the next one (or the end of the file)
+        # authenticates: the last bytes go out only once the whole file verified, so a
+        # truncated or extended file can never arrive complete-looking. The status line
+        # waits for the first two, so a short file that fails gets an error answer.
+        chunks = artifact.chunks()
+        try:
+            held = await asyncio.to_thread(next, chunks, None)
+            following = await asyncio.to_thread(next, chunks, None)
+        except MlflowException as error:
+            artifact.close()
+            await _send_mlflow_error(send, error)
+            return
         name = posixpath.basename(path)
         await send({
             "type": "http.response.start",
@@ -72,13 +84,13 @@ class EncryptedDownloads:
                 (b"x-content-type-options", b"nosniff"),
             ],
         })
-        chunks = artifact.chunks()
         try:
-            while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            while following is not None:
+                await send({"type": "http.response.body", "body": held, "more_body": True})
+                held, following = following, await asyncio.to_thread(next, chunks, None)
         finally:
             artifact.close()
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await send({"type": "http.response.body", "body": held or b"", "more_body": False})
 
 
 async def _send_mlflow_error(send: Send, error: MlflowException) -> None:

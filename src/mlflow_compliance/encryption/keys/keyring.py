@@ -59,7 +59,7 @@ class Keyring:
         """The current key-encryption key, created at the first start."""
         current = self.store.current_kek()
         if current is not None:
-            self._provider(current.id)  # fails now, not at the first upload, if it is gone
+            self._probe(current.id)  # fails now, not at the first upload, if it is gone
             return current.id
         provider = self.providers[self.provider_for_new_keys]
         kek_id = provider.create_key()
@@ -157,6 +157,12 @@ class Keyring:
                     if progress:
                         progress(1)
         return moved
+
+    def _probe(self, kek_id: str) -> None:
+        """Wrap and unwrap a throwaway key: the key-encryption key is there and works."""
+        provider, probe = self._provider(kek_id), secrets.token_bytes(32)
+        if provider.unwrap(kek_id, provider.wrap(kek_id, probe, "probe"), "probe") != probe:
+            raise KeyringError(f"key-encryption key {kek_id} does not give back what it wraps")
 
     def _provider(self, kek_id: str) -> KeyProvider:
         name = self._provider_of.get(kek_id)
