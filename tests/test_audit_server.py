@@ -296,7 +296,7 @@ def test_access_logging_false_turns_it_off_loudly_and_is_logged(tmp_path: Path) 
     finally:
         log.close()
     assert [(e.action, e.resources_dict()) for e in entries] == [
-        ("server.start", {"access_logging": "off"})]
+        ("server.start", {"access_logging": "off", "artifact_encryption": "on"})]
 
 
 @pytest.mark.parametrize(
