@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy
 
 from mlflow_compliance.testing import ADMIN_PASSWORD, Server, start_compliance_server
+from mlflow_compliance.testing_moto import MotoServer, aws_test_environment, start_moto_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,3 +94,23 @@ def tracking(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[mlflow
     yield mlflow.MlflowClient(server.url)
     while mlflow.active_run():
         mlflow.end_run()
+
+
+# --- S3 and KMS on loopback (moto server mode) ---
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """One moto server for the session, and boto3 and MLflow pointed at it through the
+    environment (as a deployment would be), restored afterwards."""
+    moto = start_moto_server(tmp_path_factory.mktemp("moto") / "moto.log")
+    environment = aws_test_environment(moto.endpoint_url)
+    saved = {k: os.environ.get(k) for k in environment}
+    os.environ.update(environment)
+    yield moto
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    moto.stop()

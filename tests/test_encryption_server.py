@@ -363,3 +363,56 @@ def test_key_file_is_0600_outside_the_artifact_folder(server: Server) -> None:
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert not key_file.resolve().is_relative_to((server.home / "artifacts").resolve())
 
+
+
+# --- AWS KMS as the keyring (moto's server on loopback) ----------------------------------
+
+
+def test_kms_keyring_end_to_end_and_rotation_between_providers(
+    moto_server: object, tmp_path: Path
+) -> None:
+    """A server whose key-encryption keys are in KMS: no key file, artifacts round-trip,
+    rotation makes a new KMS key; a rotation back to the local key file is picked up by
+    the running server without a restart."""
+    server = start_compliance_server(tmp_path / "home",
+                                     env={"MLFLOW_COMPLIANCE_KEYRING": "aws-kms"})
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(server.url)
+    try:
+        assert "AWS KMS" in server.log.read_text()
+        assert not (server.home / "artifact-keys.json").exists()
+        data = os.urandom(2 * SEGMENT + 3)
+        _, path = run_with_file(tmp_path, data)
+        assert download(server, path).content == data
+        first = json.loads(keys_cli(server, "status", "--format", "json").stdout)
+        [kek] = first["key_encryption_keys"]
+        assert kek["provider"] == "aws-kms"
+        assert kek["key_encryption_key"].startswith("arn:aws:kms:")
+        rotated = keys_cli(server, "rotate", "--provider", "aws-kms")
+        assert rotated.returncode == 0, rotated.stderr
+        assert download(server, path).content == data
+        to_local = keys_cli(server, "rotate", "--provider", "local")
+        assert to_local.returncode == 0, to_local.stderr
+        assert (server.home / "artifact-keys.json").exists()
+        assert download(server, path).content == data
+        _, later = run_with_file(tmp_path, b"after the move", "later.txt")
+        assert download(server, later).content == b"after the move"
+        states = {(k["provider"], k["state"]) for k in json.loads(
+            keys_cli(server, "status", "--format", "json").stdout)["key_encryption_keys"]}
+        assert states == {("aws-kms", "retired"), ("local", "current")}
+    finally:
+        mlflow.set_tracking_uri(previous)
+        server.stop()
+
+
+def test_kms_unreachable_at_start_is_one_line_and_exit_2(
+    moto_server: object, tmp_path: Path
+) -> None:
+    from mlflow_compliance.testing import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}"
+    result = start(tmp_path / "home", {"MLFLOW_COMPLIANCE_KEYRING": "aws-kms",
+                                       "AWS_ENDPOINT_URL_KMS": closed})
+    assert result.returncode == 2, result.stderr
+    [line] = [x for x in result.stderr.splitlines() if x.startswith("Error")]
+    assert "KMS" in line or "kms" in line

@@ -120,6 +120,15 @@ class AuditLog:
             self.keep_head(head)
         return head
 
+    def checkpoint(self) -> None:
+        """Copy the SQLite WAL into the database without blocking any writer (PASSIVE)."""
+        if self.dialect == "sqlite":
+            raw = self.engine.raw_connection()  # autocommit (see _engine): no transaction
+            try:
+                raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            finally:
+                raw.close()
+
     def keep_head(self, head: Head) -> None:
         """Keep ``head`` outside the database too (the home's head file), if there is one."""
         if self.home is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 
+from mlflow_compliance.encryption.keys.errors import KeyringError
 from mlflow_compliance.encryption.keys.keyring import Keyring
 from mlflow_compliance.encryption.keys.local import LocalKeyFile
 from mlflow_compliance.encryption.keys.provider import KeyProvider
@@ -13,17 +14,22 @@ from mlflow_compliance.settings import Settings, keyring_provider
 
 
 def open_keyring(settings: Settings, provider_for_new_keys: str | None = None) -> Keyring:
-    """The keyring of ``settings``: data keys in its tracking database, the local key
-    file, and AWS KMS when it is configured (MLFLOW_COMPLIANCE_KEYRING=aws-kms)."""
+    """The keyring of ``settings``: data keys in its tracking database; the local key
+    file, and AWS KMS once it is chosen (MLFLOW_COMPLIANCE_KEYRING=aws-kms) or a key
+    there is in use."""
     chosen = provider_for_new_keys or keyring_provider()
-    store = DataKeyStore.connect(settings.store_uri)
-    providers: dict[str, KeyProvider] = {"local": LocalKeyFile(settings.key_file)}
-    in_use = {kek.provider for kek in store.keks() if kek.state != "retired"}
-    if chosen == "aws-kms" or "aws-kms" in in_use:
-        from mlflow_compliance.encryption.keys.aws_kms import AwsKmsProvider
 
-        providers["aws-kms"] = AwsKmsProvider.from_environment()
-    return Keyring(store, providers, chosen)
+    def make_provider(name: str) -> KeyProvider:
+        if name == "local":
+            return LocalKeyFile(settings.key_file)
+        if name == "aws-kms":
+            from mlflow_compliance.encryption.keys.aws_kms import AwsKmsProvider
+
+            return AwsKmsProvider.from_environment()
+        raise KeyringError(f"keyring provider {name!r} is unknown; known: local, aws-kms")
+
+    store = DataKeyStore.connect(settings.store_uri)
+    return Keyring(store, {}, chosen, make_provider)
 
 
 @functools.cache

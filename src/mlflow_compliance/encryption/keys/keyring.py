@@ -43,15 +43,26 @@ class Keyring:
         store: DataKeyStore,
         providers: dict[str, KeyProvider],
         provider_for_new_keys: str,
+        make_provider: Callable[[str], KeyProvider] | None = None,
     ) -> None:
-        if provider_for_new_keys not in providers:
-            raise KeyringError(f"keyring provider {provider_for_new_keys!r} is not configured")
         self.store = store
         self.providers = providers
         self.provider_for_new_keys = provider_for_new_keys
+        # Builds a provider first needed later (another process rotated to it).
+        self._make_provider = make_provider
         self._unwrapped: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._provider_of: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.provider(provider_for_new_keys)
+
+    def provider(self, name: str) -> KeyProvider:
+        """The provider called ``name``, built on first use if this keyring can."""
+        found = self.providers.get(name)
+        if found is None and self._make_provider is not None:
+            found = self.providers[name] = self._make_provider(name)
+        if found is None:
+            raise KeyringError(f"keyring provider {name!r} is not configured")
+        return found
 
     # --- the server's start ---------------------------------------------------------
 
@@ -61,7 +72,7 @@ class Keyring:
         if current is not None:
             self._probe(current.id)  # fails now, not at the first upload, if it is gone
             return current.id
-        provider = self.providers[self.provider_for_new_keys]
+        provider = self.provider(self.provider_for_new_keys)
         kek_id = provider.create_key()
         self.store.make_current(kek_id, provider.name)
         return kek_id
@@ -118,9 +129,16 @@ class Keyring:
         old wrap until its row moves, and under the new one after. The old keys are
         destroyed only when no data key is wrapped by them any more.
         """
-        provider = self.providers[provider_name or self.provider_for_new_keys]
-        old = [k.id for k in self.store.keks() if k.state in ("current", "previous")]
+        provider = self.provider(provider_name or self.provider_for_new_keys)
+        known = self.store.keks()
+        old = [k.id for k in known if k.state in ("current", "previous")]
         new_kek = provider.create_key()
+        if new_kek in {k.id for k in known}:
+            raise KeyringError(
+                f"keyring provider {provider.name} gave key {new_kek}, which this keyring "
+                "already has: a rotation needs a new key (unset MLFLOW_COMPLIANCE_KMS_KEY_ID, "
+                "which only names the first key)"
+            )
         self.store.make_current(new_kek, provider.name)
         rotation = Rotation(new_kek)
         for kek_id in old:
@@ -172,8 +190,8 @@ class Keyring:
         if name is None:
             raise UnknownKey(f"key-encryption key {kek_id} is not in this server's keyring")
         try:
-            return self.providers[name]
-        except KeyError:
+            return self.provider(name)
+        except KeyringError:
             raise KeyringError(
                 f"key-encryption key {kek_id} is held by keyring provider {name!r}, "
                 "which this server is not configured for"

@@ -111,7 +111,7 @@ class LocalKeyFile:
             raise KeyFileMissing(f"key file {self.path} is not a {_FORMAT} file")
         try:
             keys = {k: base64.b64decode(v, validate=True) for k, v in document["keys"].items()}
-        except (KeyError, AttributeError, ValueError):
+        except (KeyError, AttributeError, TypeError, ValueError):
             raise KeyFileMissing(f"key file {self.path}: field keys is damaged") from None
         if any(len(key) != 32 for key in keys.values()):
             raise KeyFileMissing(f"key file {self.path}: a key is not 32 bytes")

@@ -161,7 +161,12 @@ class DataKeyStore:
         columns = ["id", "scope", "kek_id", "wrapped", "created_at"]
         try:
             with self.engine.begin() as c:
-                inserted = c.execute(data_keys.insert().from_select(columns, row))
+                # preserve_rowcount: without it an INSERT's rowcount is -1 on psycopg 3
+                # (truthy), and a refused insert would look stored
+                inserted = c.execute(
+                    data_keys.insert().from_select(columns, row),
+                    execution_options={"preserve_rowcount": True},
+                )
         except sa.exc.IntegrityError:
             return False
         return bool(inserted.rowcount)
@@ -219,7 +224,10 @@ class DataKeyStore:
                     ),
                 )
             ).all()
-        return [r.scope for r in rows]
+        # LIKE ignores case on SQLite: keep only exact prefixes, or shredding run:ABC
+        # would destroy the datasets of run:abc
+        nested = prefix + "/"
+        return [r.scope for r in rows if r.scope == prefix or r.scope.startswith(nested)]
 
     def counts(self) -> dict[tuple[str | None, str], int]:
         """Number of data keys per (kek id, or None when shredded; scope kind)."""
