@@ -304,6 +304,21 @@ def test_shredded_run_is_erased_for_good(stored: Stored, tmp_path: Path) -> None
     assert again.returncode == 1 and "nothing to shred" in again.stdout
 
 
+def test_shredding_one_dataset_leaves_the_rest_of_its_run(stored: Stored, tmp_path: Path) -> None:
+    (tmp_path / "customers.csv").write_text("name,email\nAda,ada@example.org\n")
+    (tmp_path / "metrics.json").write_text("{}")
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(tmp_path / "customers.csv"), artifact_path="datasets/customers")
+        mlflow.log_artifact(str(tmp_path / "metrics.json"))
+    root = f"{run.info.experiment_id}/{run.info.run_id}/artifacts"
+    result = keys_cli(stored.server, "shred", "--dataset", f"{run.info.run_id}/customers",
+                      "--yes")
+    assert result.returncode == 0, result.stderr
+    assert f"run:{run.info.run_id}/dataset:customers" in result.stdout
+    refused(stored.server, f"{root}/datasets/customers/customers.csv", 404, "erased")
+    assert download(stored.server, f"{root}/metrics.json").content == b"{}"
+
+
 def test_writing_to_a_shredded_run_is_refused(stored: Stored, tmp_path: Path) -> None:
     run_id, _ = run_with_file(tmp_path, b"first")
     assert keys_cli(stored.server, "shred", "--run", run_id, "--yes").returncode == 0
