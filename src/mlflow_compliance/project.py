@@ -34,6 +34,7 @@ class ProjectConfigError(ValueError):
 class ProjectConfig:
     path: Path
     record: ComplianceRecord
+    check_rules: tuple[str, ...] | None = None  # [check] rules = ["baseline", ...]
 
 
 def find_project_file(start: Path | None = None) -> Path | None:
@@ -78,9 +79,29 @@ def load_project(path: Path) -> ProjectConfig:
         record = parse_record(data.get("record"))
     except InvalidComplianceRecord as e:
         raise ProjectConfigError(f"{path}: {e}") from None
-    config = ProjectConfig(path=path, record=record)
+    check = data.get("check", {})
+    rules = check.get("rules") if isinstance(check, dict) else None
+    if not isinstance(check, dict) or set(check) - {"rules"}:
+        raise ProjectConfigError(f"{path}: [check]: allowed keys: rules")
+    if rules is not None and (
+        not isinstance(rules, list) or not all(isinstance(r, str) and r for r in rules)
+    ):
+        raise ProjectConfigError(
+            f"{path}: [check] rules: a list of rule packs or rule files, e.g. "
+            '["baseline", "gdpr", "ai-act"]'
+        )
+    if rules is not None:  # rule files are relative to the compliance.toml
+        rules = [str(path.parent / r) if r.endswith(".toml") else r for r in rules]
+    config = ProjectConfig(path=path, record=record,
+                           check_rules=tuple(rules) if rules is not None else None)
     _cache[path] = (mtime, config)
     return config
+
+
+def project_check_rules() -> tuple[str, ...] | None:
+    """The rule packs ``check`` runs by default here, if compliance.toml names them."""
+    path = find_project_file()
+    return load_project(path).check_rules if path else None
 
 
 def project_defaults() -> ComplianceRecord:

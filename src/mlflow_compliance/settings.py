@@ -24,6 +24,8 @@ ARTIFACT_ENCRYPTION_ENV = "MLFLOW_ARTIFACT_ENCRYPTION"  # the seed's other switc
 KEYRING_ENV = "MLFLOW_COMPLIANCE_KEYRING"  # local | aws-kms: who holds new key-encryption keys
 KEY_FILE_ENV = "MLFLOW_COMPLIANCE_KEY_FILE"
 KEYRING_PROVIDERS = ("local", "aws-kms")
+GATE_RULES_ENV = "MLFLOW_COMPLIANCE_GATE_RULES"  # rule packs a version must pass
+PROTECTED_ALIASES_ENV = "MLFLOW_COMPLIANCE_PROTECTED_ALIASES"
 MIN_RETENTION_DAYS = 183  # AI Act Art. 19: logs kept at least six months
 TRUE_WORDS = ("true", "1", "yes", "on")
 FALSE_WORDS = ("false", "0", "no", "off")
@@ -69,6 +71,18 @@ def audit_sync() -> str:
     if value not in ("normal", "full"):
         raise SettingProblem(f"{AUDIT_SYNC_ENV}: {value!r} is not allowed; allowed: normal, full")
     return value
+
+
+def gate_rules() -> list[str]:
+    """MLFLOW_COMPLIANCE_GATE_RULES: the packs (or rule files) the promotion gate runs."""
+    value = os.environ.get(GATE_RULES_ENV, "") or "baseline,gdpr,ai-act"
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def protected_aliases() -> frozenset[str]:
+    """MLFLOW_COMPLIANCE_PROTECTED_ALIASES: aliases only a checked, signed-off version gets."""
+    value = os.environ.get(PROTECTED_ALIASES_ENV, "") or "production,champion"
+    return frozenset(item.strip().lower() for item in value.split(",") if item.strip())
 
 
 def retention_days(given: int | None = None) -> int:

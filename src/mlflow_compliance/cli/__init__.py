@@ -8,6 +8,7 @@ import click
 
 from mlflow_compliance.cli.access import grant, revoke, tokens, users
 from mlflow_compliance.cli.audit import audit
+from mlflow_compliance.cli.check import approve, check
 from mlflow_compliance.cli.keys import keys
 from mlflow_compliance.cli.record import record
 from mlflow_compliance.cli.server import server
@@ -30,6 +31,8 @@ cli.add_command(revoke)
 cli.add_command(tokens)
 cli.add_command(audit)
 cli.add_command(keys)
+cli.add_command(check)
+cli.add_command(approve)
 
 
 def main() -> None:

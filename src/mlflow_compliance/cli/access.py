@@ -25,8 +25,10 @@ def users() -> None:
 @click.option("--sso", is_flag=True, help="Signs in only through OIDC single sign-on.")
 @click.option("--role", type=click.Choice(["user", "auditor", "admin"]), default="user",
               show_default=True)
-@click.option("--clearance", "clearances", multiple=True, type=click.Choice(["personal-data"]),
-              help="May see runs whose record declares personal data.")
+@click.option("--clearance", "clearances", multiple=True,
+              type=click.Choice(["personal-data", "approver"]),
+              help="personal-data: may see runs whose record declares personal data; "
+              "approver: may sign off model versions (mlflow-compliance approve).")
 def create_user(
     name: str, password: str | None, sso: bool, role: str, clearances: tuple[str, ...]
 ) -> None:

@@ -14,6 +14,7 @@ class Role(StrEnum):
 
 class Clearance(StrEnum):
     PERSONAL_DATA = "personal-data"  # may see runs whose record processes personal data
+    APPROVER = "approver"  # may sign off model versions for protected aliases (AI Act Art. 14)
 
 
 @dataclass(frozen=True)

@@ -194,18 +194,30 @@ def audit_search(log: AuditLog) -> Handler:
     return handler
 
 
-class Administration:
-    """ASGI layer: answers ``/api/2.0/compliance/...`` itself, hands the rest on."""
+def server_info(info: dict[str, Any]) -> Handler:
+    def handler(store: IdentityStore, data: dict[str, Any]) -> Any:
+        return info
 
-    def __init__(self, app: ASGIApp, store: IdentityStore, audit: AuditLog) -> None:
+    return handler
+
+
+class Administration:
+    """ASGI layer: answers its ``/api/2.0/compliance/...`` routes itself, hands the rest
+    on (the promotion gate answers the sign-off routes further in)."""
+
+    def __init__(
+        self, app: ASGIApp, store: IdentityStore, audit: AuditLog, info: dict[str, Any]
+    ) -> None:
         self.app = app
-        routes = [*ROUTES, ("GET", "audit/search", audit_search(audit))]
+        routes = [*ROUTES, ("GET", "audit/search", audit_search(audit)),
+                  ("GET", "server-info", server_info(info))]
+        self.paths = {PREFIX + path for _, path, _ in routes}
         self.router = Router(
             [Route(PREFIX + path, endpoint(store, h), methods=[m]) for m, path, h in routes]
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
+        if scope["type"] == "http" and scope["path"] in self.paths:
             await self.router(scope, receive, send)
             return
         await self.app(scope, receive, send)

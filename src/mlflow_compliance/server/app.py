@@ -5,7 +5,8 @@ every worker. The request path of DESIGN.md, outermost first:
 
     authentication -> seed's GET search -> authorization -> administration API
     -> surface hardening -> identity claims -> compliance validation
-    -> encrypted downloads (decrypting as they stream) -> MLflow (FastAPI + Flask)
+    -> promotion gate -> encrypted downloads (decrypting as they stream)
+    -> MLflow (FastAPI + Flask)
 
 The audit layer wraps everything, so requests refused by any layer are logged too,
 unless MLFLOW_ACCESS_LOGGING is explicitly false. The host check (MLflow's own,
@@ -19,8 +20,11 @@ import os
 from starlette.types import ASGIApp
 
 from mlflow_compliance.audit.log import AuditLog
-from mlflow_compliance.audit.signing import Signer
+from mlflow_compliance.audit.signing import Signer, Verifier
 from mlflow_compliance.audit.writer import GroupWriter
+from mlflow_compliance.checks.approvals import ApprovalStore
+from mlflow_compliance.checks.model import ServerFacts
+from mlflow_compliance.checks.packs import load_rules
 from mlflow_compliance.identity.store import IdentityStore
 from mlflow_compliance.server.administration import Administration
 from mlflow_compliance.server.audit import AuditCapture
@@ -30,10 +34,18 @@ from mlflow_compliance.server.authentication.oidc import OidcSettings, OidcVerif
 from mlflow_compliance.server.authorization.layer import Authorization
 from mlflow_compliance.server.claims import IdentityClaims
 from mlflow_compliance.server.encrypted_downloads import EncryptedDownloads
+from mlflow_compliance.server.promotion_gate import Gate, PromotionGate
 from mlflow_compliance.server.seed_search import SeedSearch
 from mlflow_compliance.server.surface import SurfaceHardening
 from mlflow_compliance.server.validation import ComplianceValidation
-from mlflow_compliance.settings import Settings, access_logging
+from mlflow_compliance.settings import (
+    Settings,
+    access_logging,
+    artifact_encryption,
+    gate_rules,
+    protected_aliases,
+    retention_days,
+)
 
 
 def create_app() -> ASGIApp:
@@ -48,16 +60,35 @@ def create_app() -> ASGIApp:
     store = IdentityStore.connect(uri)
     settings = Settings.from_env(backend_store_uri=uri)
     logging_on = access_logging()
-    audit = AuditLog(settings.audit_url, settings.home, Signer.load(settings.home))
+    signer = Signer.load(settings.home)
+    audit = AuditLog(settings.audit_url, settings.home, signer)
     oidc = OidcSettings.from_env()
     authenticator = Authenticator(store, OidcVerifier(oidc) if oidc else None)
+    facts = ServerFacts(
+        artifact_encryption=artifact_encryption(),
+        access_logging=logging_on,
+        audit_retention_days=retention_days(),
+        need_to_know=True,
+    )
+    packs, aliases = gate_rules(), protected_aliases()
+    gate = Gate(load_rules(packs), ApprovalStore.connect(uri), signer,
+                Verifier.load(settings.home), facts)
+    info = {
+        "artifact_encryption": facts.artifact_encryption,
+        "access_logging": facts.access_logging,
+        "audit_retention_days": facts.audit_retention_days,
+        "need_to_know": facts.need_to_know,
+        "gate_rules": packs,
+        "protected_aliases": sorted(aliases),
+    }
 
     app: ASGIApp = mlflow_app
     app = EncryptedDownloads(app)
+    app = PromotionGate(app, gate, aliases)
     app = ComplianceValidation(app)
     app = IdentityClaims(app)
     app = SurfaceHardening(app)
-    app = Administration(app, store, audit)
+    app = Administration(app, store, audit, info)
     app = Authorization(app, store)
     app = SeedSearch(app)
     app = Authentication(app, authenticator)

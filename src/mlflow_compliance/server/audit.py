@@ -44,6 +44,8 @@ class AuditNotes:
     params: dict[str, str] = field(default_factory=dict)
     payload: Any = None
     query: dict[str, list[str]] | None = None  # the parsed query string, if a layer parsed it
+    # What a layer decided about the request, for the record (e.g. the promotion gate).
+    decision: dict[str, str] = field(default_factory=dict)
 
 
 def note(scope: Scope, **facts: Any) -> None:
@@ -211,6 +213,8 @@ def _resources(
             value = body.get(name)
         if value not in (None, "", []) and isinstance(value, str | int | list):
             named[name] = _short(value)
+    for name, value in notes.decision.items():
+        named[name] = _short(value)
     return named
 
 

@@ -684,6 +684,14 @@ ROUTES: list[Route] = [
           body("id")),
     # Admins and auditors read the audit log; reading it is itself an entry.
     route("GET", "/api/2.0/compliance/audit/search", "audit.search", P.READ, R.SERVER),
+    # What the server enforces (encryption, logging, gate): any signed-in principal.
+    route("GET", "/api/2.0/compliance/server-info", "compliance.info.read", P.AUTHENTICATED),
+    # Sign-offs (server/promotion_gate.py): read access to the model, and the approver
+    # clearance, which the gate itself checks.
+    route("POST", "/api/2.0/compliance/model-versions/approve", "model_version.approve",
+          P.READ, R.MODEL_VERSION, body("name")),
+    route("GET", "/api/2.0/compliance/model-versions/approvals",
+          "model_version.approval.list", P.READ, R.MODEL_VERSION, query("name")),
 ]
 
 OWN_PREFIX = "/api/2.0/compliance/"

@@ -1,0 +1,121 @@
+"""Targets from MLflow's entities: the same for the CLI (over REST) and the server's gate
+(from its own stores), so a version passes or fails for the same reasons in both."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import date
+
+from mlflow.entities import Experiment, Run
+from mlflow.entities.model_registry import ModelVersion
+
+from mlflow_compliance.checks.model import DatasetRef, Kind, ServerFacts, Target
+from mlflow_compliance.client.runs import DATA_DESCRIPTION_PARAM
+from mlflow_compliance.record import InvalidComplianceRecord, record_from_tags
+from mlflow_compliance.record.schema import ComplianceRecord
+from mlflow_compliance.record.tags import is_compliance_tag
+
+
+def _record(tags: Mapping[str, str]) -> tuple[ComplianceRecord | None, tuple[str, ...]]:
+    try:
+        return record_from_tags(tags), ()
+    except InvalidComplianceRecord as e:
+        return None, tuple(str(p) for p in e.problems)
+
+
+def run_target(run: Run, server: ServerFacts, today: date | None = None) -> Target:
+    tags = dict(run.data.tags)
+    record, problems = _record(tags)
+    datasets = tuple(
+        DatasetRef(
+            name=d.dataset.name,
+            digest=d.dataset.digest,
+            source_type=d.dataset.source_type or "",
+            source=d.dataset.source or "",
+            tags={t.key: t.value for t in d.tags},
+        )
+        for d in (run.inputs.dataset_inputs if run.inputs else [])
+    )
+    return Target(
+        kind=Kind.RUN,
+        id=run.info.run_id,
+        name=run.info.run_name or run.info.run_id,
+        tags=tags,
+        record=record,
+        record_problems=problems,
+        params=dict(run.data.params),
+        metrics=dict(run.data.metrics),
+        datasets=datasets,
+        experiment_id=run.info.experiment_id,
+        server=server,
+        today=today or date.today(),
+    )
+
+
+def dataset_targets(run: Target) -> list[Target]:
+    """One target per dataset input of a run."""
+    return [
+        Target(
+            kind=Kind.DATASET,
+            id=f"{run.id}/{d.digest}",
+            name=f"{d.name} ({run.name})",
+            tags=d.tags,
+            datasets=(d,),
+            run=run,
+            experiment_id=run.experiment_id,
+            server=run.server,
+            today=run.today,
+        )
+        for d in run.datasets
+    ]
+
+
+def experiment_target(experiment: Experiment, server: ServerFacts) -> Target:
+    tags = dict(experiment.tags)
+    record, problems = _record(tags)
+    return Target(
+        kind=Kind.EXPERIMENT,
+        id=experiment.experiment_id,
+        name=experiment.name,
+        tags=tags,
+        record=record,
+        record_problems=problems,
+        experiment_id=experiment.experiment_id,
+        server=server,
+    )
+
+
+def version_target(version: ModelVersion, run: Target | None, server: ServerFacts) -> Target:
+    """A model version as its source run sees it, with the version's own tags on top
+    (``log_model_with_compliance`` puts the record on both)."""
+    tags = {**(run.tags if run else {}), **dict(version.tags or {})}
+    record, problems = _record(tags)
+    return Target(
+        kind=Kind.MODEL_VERSION,
+        id=f"{version.name}/{version.version}",
+        name=f"{version.name} v{version.version}",
+        tags=tags,
+        record=record,
+        record_problems=problems,
+        params=run.params if run else {},
+        metrics=run.metrics if run else {},
+        datasets=run.datasets if run else (),
+        run=run,
+        experiment_id=run.experiment_id if run else "",
+        server=server,
+        today=run.today if run else date.today(),
+    )
+
+
+def record_digest(target: Target) -> str:
+    """SHA-256 of what a sign-off vouches for: the compliance tags, the data description
+    and the datasets. A later change to any of them makes the sign-off stale."""
+    evidence = {
+        "tags": {k: v for k, v in sorted(target.tags.items()) if is_compliance_tag(k)},
+        "data_description": target.params.get(DATA_DESCRIPTION_PARAM, ""),
+        "datasets": sorted(f"{d.name}@{d.digest}" for d in target.datasets),
+        "run": target.run.id if target.run else "",
+    }
+    return hashlib.sha256(json.dumps(evidence, sort_keys=True).encode()).hexdigest()

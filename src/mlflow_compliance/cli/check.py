@@ -1,0 +1,159 @@
+"""``mlflow-compliance check`` against a tracking server, and ``approve``.
+
+The server and the caller come from MLflow's own variables (MLFLOW_TRACKING_URI and its
+credentials), so ``check`` sees exactly what the caller may read. Exit codes: 0 every
+rule passes, 1 a failure, 2 bad usage (unknown pack, unreachable server).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from typing import IO
+
+import click
+import requests
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from mlflow_compliance.checks.collect import Selection, collect
+from mlflow_compliance.checks.model import ServerFacts, Status
+from mlflow_compliance.checks.packs import UnknownPack, evaluate, load_rules
+from mlflow_compliance.checks.report import table, to_json, to_junit, to_sarif
+from mlflow_compliance.cli.errors import InputError
+from mlflow_compliance.cli.remote import call
+from mlflow_compliance.project import ProjectConfigError, project_check_rules
+
+DEFAULT_RULES = ("baseline", "gdpr", "ai-act")
+_MODEL = re.compile(r"^(?P<name>[^'/]+)(?:/(?P<version>\d+))?$")
+err = Console(stderr=True)
+
+
+def _tracking_uri() -> str:
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if not uri.startswith(("http://", "https://")):
+        raise InputError(
+            "MLFLOW_TRACKING_URI: set it to the tracking server, e.g. http://127.0.0.1:5000"
+        )
+    return uri.rstrip("/")
+
+
+def server_facts(uri: str) -> ServerFacts:
+    """What the server says it enforces; a plain MLflow server says nothing (all None)."""
+    from mlflow.utils.credentials import get_default_host_creds
+    from mlflow.utils.rest_utils import http_request
+
+    try:
+        r = http_request(get_default_host_creds(uri), "/api/2.0/compliance/server-info",
+                         "GET", max_retries=0, timeout=30)
+    except (MlflowException, requests.RequestException) as e:
+        raise InputError(f"MLFLOW_TRACKING_URI: cannot reach {uri} ({type(e).__name__})") \
+            from None
+    if r.status_code in (401, 403):
+        raise InputError(f"credentials: {uri} answered {r.status_code}; set "
+                         "MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN")
+    if r.status_code != 200:
+        return ServerFacts(url=uri)
+    info = r.json()
+    return ServerFacts(
+        url=uri,
+        artifact_encryption=info.get("artifact_encryption"),
+        access_logging=info.get("access_logging"),
+        audit_retention_days=info.get("audit_retention_days"),
+        need_to_know=info.get("need_to_know"),
+    )
+
+
+def _packs(rules: str | None) -> list[str]:
+    if rules:
+        return [r.strip() for r in rules.split(",") if r.strip()]
+    try:
+        configured = project_check_rules()
+    except ProjectConfigError as e:
+        raise InputError(str(e)) from None
+    return list(configured or DEFAULT_RULES)
+
+
+@click.command()
+@click.option("--experiment", "experiments", multiple=True,
+              help="Only this experiment (id), its runs and the versions made from them; "
+              "repeat for more.")
+@click.option("--model", help="Only this registered model, NAME or NAME/VERSION.")
+@click.option("--rules", help="Comma-separated rule packs or rule files [default: [check] "
+              "rules of compliance.toml, else baseline,gdpr,ai-act].")
+@click.option("--format", "form", type=click.Choice(["table", "json", "junit", "sarif"]),
+              default="table", show_default=True)
+@click.option("--output", "-o", type=click.File("w"), default="-",
+              help="File to write [default: standard output].")
+def check(
+    experiments: tuple[str, ...], model: str | None, rules: str | None, form: str,
+    output: IO[str],
+) -> None:
+    """Check runs, experiments, datasets and model versions against rule packs."""
+    packs = _packs(rules)
+    try:
+        loaded = load_rules(packs)
+    except UnknownPack as e:
+        raise InputError(str(e)) from None
+    selection = Selection(experiments=experiments)
+    if model:
+        match = _MODEL.match(model)
+        if not match:
+            raise InputError(f"--model: {model!r} is not NAME or NAME/VERSION")
+        selection = Selection(model=match["name"], version=match["version"])
+    uri = _tracking_uri()
+    facts = server_facts(uri)
+    client = MlflowClient(tracking_uri=uri)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err, transient=True, disable=not err.is_terminal) as bar:
+        counts: dict[str, int] = {}
+        task = bar.add_task("fetching", total=None)
+
+        def fetched(what: str, n: int) -> None:
+            counts[what] = counts.get(what, 0) + n
+            shown = ", ".join(f"{v} {k}" for k, v in counts.items())
+            bar.update(task, description=f"fetching: {shown}")
+
+        try:
+            found = collect(client, selection, facts, fetched)
+        except MlflowException as e:
+            raise InputError(f"{uri}: {e.message.splitlines()[0]}") from None
+        except requests.RequestException as e:
+            raise InputError(f"MLFLOW_TRACKING_URI: cannot reach {uri} ({type(e).__name__})") \
+                from None
+        bar.update(task, description=f"checking {len(found.targets)} targets")
+        findings = evaluate(loaded, found.targets)
+    meta = {"server": uri, "packs": packs}
+    if form == "json":
+        output.write(to_json(findings, loaded, meta) + "\n")
+    elif form == "junit":
+        output.write(to_junit(findings) + "\n")
+    elif form == "sarif":
+        output.write(to_sarif(findings, loaded) + "\n")
+    else:
+        console = Console(file=output) if output is not sys.stdout else Console()
+        console.print(table(findings))
+    failed = sum(f.status is Status.FAIL for f in findings)
+    err.print(f"checked {len(found.targets)} targets ({found.runs} runs, {found.versions} "
+              f"model versions) against {', '.join(packs)}: {failed} failures")
+    if failed:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("model")
+@click.argument("version")
+@click.option("--note", required=True, help="Why this version may go to production.")
+def approve(model: str, version: str, note: str) -> None:
+    """Sign off MODEL VERSION for production (approver clearance): who, when, the note
+    and the rule results now are kept, signed, and logged."""
+    if not note.strip():
+        raise InputError("--note: empty; say why this version may go to production")
+    result = call("POST", "model-versions/approve",
+                  {"name": model, "version": version, "note": note})
+    approval = result["approval"]
+    click.echo(f"approved {model} v{version} by {approval['approver']} at "
+               f"{approval['approved_at']} (sign-off {approval['id']})")
