@@ -21,7 +21,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from mlflow_compliance.checks.collect import Selection, collect
 from mlflow_compliance.checks.model import ServerFacts, Status
-from mlflow_compliance.checks.packs import UnknownPack, evaluate, load_rules
+from mlflow_compliance.checks.packs import evaluate, load_rules
 from mlflow_compliance.checks.report import table, to_json, to_junit, to_sarif
 from mlflow_compliance.cli.errors import InputError
 from mlflow_compliance.cli.remote import call
@@ -96,7 +96,7 @@ def check(
     packs = _packs(rules)
     try:
         loaded = load_rules(packs)
-    except UnknownPack as e:
+    except ValueError as e:  # unknown pack, bad rule file, duplicate rule ids
         raise InputError(str(e)) from None
     selection = Selection(experiments=experiments)
     if model:
