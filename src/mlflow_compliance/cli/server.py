@@ -7,6 +7,7 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 
 from mlflow_compliance.audit.signing import KeyProblem
+from mlflow_compliance.checks.packs import load_rules
 from mlflow_compliance.cli.errors import InputError
 from mlflow_compliance.encryption.keys.errors import KeyringError
 from mlflow_compliance.identity.bootstrap import PASSWORD_ENV
@@ -21,12 +22,15 @@ from mlflow_compliance.server.launch import (
 from mlflow_compliance.settings import (
     ACCESS_LOGGING_ENV,
     ARTIFACT_ENCRYPTION_ENV,
+    GATE_RULES_ENV,
     SettingProblem,
     Settings,
     access_logging,
     artifact_encryption,
     audit_sync,
+    gate_rules,
     keyring_provider,
+    protected_aliases,
 )
 
 
@@ -75,8 +79,11 @@ def server(
         encryption_on = artifact_encryption()
         keyring_provider()
         destination = mlflow_artifacts_destination(settings, encryption_on)
+        load_rules(gate_rules())
     except SettingProblem as e:
         raise InputError(str(e)) from None
+    except ValueError as e:  # an unknown pack or a bad rule file for the promotion gate
+        raise InputError(f"{GATE_RULES_ENV}: {e}") from None
     settings.create_home()
     try:
         password = prepare_identities(settings)
@@ -124,6 +131,10 @@ def server(
         )
     console.print("mlflow-compliance: authentication required on every route but /health")
     console.print("mlflow-compliance: compliance tag validation on every tag write")
+    console.print(
+        f"mlflow-compliance: promotion gate: aliases {', '.join(sorted(protected_aliases()))} "
+        f"and stage Production need {', '.join(gate_rules())} and a sign-off"
+    )
     audit = make_url(settings.audit_url).render_as_string(hide_password=True)
     if logging_on:
         console.print(
