@@ -20,8 +20,8 @@ import requests
 import xmlschema
 from sklearn.linear_model import LogisticRegression
 
-from mlflow_compliance.audit.log import AuditLog
 from mlflow_compliance import log_model_with_compliance
+from mlflow_compliance.audit.log import AuditLog
 from mlflow_compliance.testing import BIN, Server
 
 CLI = str(BIN / "mlflow-compliance")
