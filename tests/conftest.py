@@ -35,6 +35,16 @@ def admin_credentials() -> Iterator[None]:
             os.environ[key] = value
 
 
+@pytest.fixture(autouse=True)
+def no_active_experiment_carried_over() -> Iterator[None]:
+    """``mlflow.set_experiment`` is process-global (and sets MLFLOW_EXPERIMENT_ID);
+    a test that calls it must not send the next test's runs to an experiment id
+    that only exists on another server."""
+    yield
+    mlflow.tracking.fluent._active_experiment_id = None
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     s = start_compliance_server(tmp_path_factory.mktemp("home-sqlite"))

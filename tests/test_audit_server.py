@@ -138,12 +138,12 @@ def test_model_registry_actions_name_model_and_version(server: Server) -> None:
                   json={"name": name, "source": run["artifact_uri"] + "/model",
                         "run_id": run["run_id"]}).raise_for_status()
     r = requests.post(f"{url}/api/2.0/mlflow/registered-models/alias", auth=auth, timeout=30,
-                      json={"name": name, "alias": "champion", "version": "1"})
+                      json={"name": name, "alias": "candidate", "version": "1"})
     assert r.status_code == 200, r.text
     with reader(server) as log:
         entry = by_request(log, r.headers["x-request-id"])
     assert entry.action == "model_version.alias.set"
-    assert entry.resources_dict() == {"name": name, "version": "1", "alias": "champion"}
+    assert entry.resources_dict() == {"name": name, "version": "1", "alias": "candidate"}
 
 
 def test_artifact_transfers_are_logged_with_their_sizes(server: Server) -> None:

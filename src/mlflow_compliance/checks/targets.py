@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -19,8 +20,15 @@ from mlflow_compliance.record.tags import is_compliance_tag
 
 
 def _record(tags: Mapping[str, str]) -> tuple[ComplianceRecord | None, tuple[str, ...]]:
+    ours = tuple(sorted((k, v) for k, v in tags.items() if is_compliance_tag(k)))
+    return _parsed(ours)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(tags: tuple[tuple[str, str], ...]) -> tuple[ComplianceRecord | None, tuple[str, ...]]:
+    """Runs of one project mostly share one record: each distinct one is parsed once."""
     try:
-        return record_from_tags(tags), ()
+        return record_from_tags(dict(tags)), ()
     except InvalidComplianceRecord as e:
         return None, tuple(str(p) for p in e.problems)
 
