@@ -373,6 +373,49 @@ def test_switch_off_stores_plaintext_and_says_so(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_ui_artifact_routes_stream_without_a_plaintext_copy(tmp_path: Path) -> None:
+    """The UI's run, model-version and logged-model artifact routes decrypt as they send: while a
+    download is under way, nothing in the server's temp folder holds the plaintext
+    (MLflow's own handlers download the whole file there first)."""
+    scratch = tmp_path / "server-tmp"
+    scratch.mkdir()
+    server = start_compliance_server(tmp_path / "home", env={"TMPDIR": str(scratch)})
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(server.url)
+    try:
+        data = os.urandom(4 * SEGMENT)
+        run_id, _ = run_with_file(tmp_path, data)
+        client = MlflowClient()
+        name = f"streamed-{uuid.uuid4().hex[:6]}"
+        client.create_registered_model(name)
+        version = client.create_model_version(
+            name, client.get_run(run_id).info.artifact_uri, run_id=run_id).version
+        logged = client.create_logged_model(client.get_run(run_id).info.experiment_id,
+                                            source_run_id=run_id)
+        client.log_model_artifact(logged.model_id, str(tmp_path / "data.bin"))
+        routes = {
+            "/get-artifact": {"path": "data.bin", "run_uuid": run_id},
+            "/model-versions/get-artifact": {"path": "data.bin", "name": name,
+                                             "version": version},
+            f"/ajax-api/2.0/mlflow/logged-models/{logged.model_id}/artifacts/files":
+                {"artifact_file_path": "data.bin"},
+        }
+        tail = data[-64:]
+        for route, params in routes.items():
+            with requests.get(f"{server.url}{route}", params=params, auth=server.auth,
+                              stream=True, timeout=60) as r:
+                assert r.status_code == 200, (route, r.text)
+                chunks = r.iter_content(64 * 1024)
+                received = [next(chunks)]
+                copies = [p for p in scratch.rglob("*") if p.is_file() and tail in p.read_bytes()]
+                assert copies == [], route
+                received.extend(chunks)
+            assert b"".join(received) == data, route
+    finally:
+        mlflow.set_tracking_uri(previous)
+        server.stop()
+
+
 def test_key_file_is_0600_outside_the_artifact_folder(server: Server) -> None:
     key_file = server.home / "artifact-keys.json"
     assert key_file.stat().st_mode & 0o777 == 0o600

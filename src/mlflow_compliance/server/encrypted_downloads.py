@@ -3,12 +3,13 @@
 MLflow serves a repository without a local path by downloading the whole artifact to a
 temp folder and streaming that file: for encrypted artifacts, a plaintext copy on the
 server's disk and a full decryption before the first byte. This layer answers
-``GET .../mlflow-artifacts/artifacts/<path>`` itself when the artifact destination is the
-encrypting repository: it reads the header and finds the key first (so a missing,
-erased or undecryptable artifact is an error in MLflow's shape, never a 200), then
-streams authenticated segments. A segment that fails authentication mid-way aborts the
-response: the client sees a broken transfer, short of its Content-Length, never a
-complete-looking file.
+``GET .../mlflow-artifacts/artifacts/<path>`` and the UI's ``/get-artifact``,
+``/model-versions/get-artifact`` and logged-model file routes itself when the
+artifact destination is the encrypting repository: it reads the header and finds the
+key first (so a missing, erased or undecryptable artifact is an error in MLflow's
+shape, never a 200), then streams authenticated segments. A segment that fails
+authentication mid-way aborts the response: the client sees a broken transfer, short of
+its Content-Length, never a complete-looking file.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import asyncio
 import os
 import posixpath
 import re
+from collections.abc import Callable
+from urllib.parse import parse_qs
 
 from mlflow.exceptions import MlflowException
 from mlflow.server import ARTIFACTS_DESTINATION_ENV_VAR
@@ -24,6 +27,11 @@ from mlflow.server.artifact_router import _get_workspace_scoped_path
 from mlflow.server.handlers import (
     _content_disposition_attachment,
     _get_artifact_repo_mlflow_artifacts,
+    _get_model_registry_store,
+    _get_proxied_run_artifact_destination_path,
+    _get_tracking_store,
+    _get_workspace_scoped_repo_path_if_enabled,
+    _is_servable_proxied_run_artifact_root,
 )
 from mlflow.utils.mime_type_utils import _guess_mime_type
 from mlflow.utils.uri import validate_path_is_safe
@@ -34,6 +42,58 @@ from mlflow_compliance.encryption.scope import SCHEME_PREFIX
 from mlflow_compliance.server.routes import normalized
 
 DOWNLOAD = re.compile(r"^/(?:ajax-)?api/2\.0/mlflow-artifacts/artifacts/(?P<path>.+)$")
+LOGGED_MODEL_FILE = re.compile(
+    r"^/(?:ajax-)?api/2\.0/mlflow/logged-models/(?P<model_id>[^/]+)/artifacts/files$")
+Query = dict[str, str]
+Resolver = Callable[[Query, re.Match[str]], tuple[str, str] | None]
+
+
+def _run_root(query: Query, _: re.Match[str]) -> tuple[str, str] | None:
+    run_id = query.get("run_id") or query.get("run_uuid")
+    if not run_id or "path" not in query:
+        return None
+    return _get_tracking_store().get_run(run_id).info.artifact_uri, query["path"]
+
+
+def _model_version_root(query: Query, _: re.Match[str]) -> tuple[str, str] | None:
+    if not {"name", "version", "path"} <= query.keys():
+        return None
+    uri = _get_model_registry_store().get_model_version_download_uri(
+        query["name"], query["version"])
+    return str(uri), query["path"]
+
+
+def _logged_model_root(query: Query, match: re.Match[str]) -> tuple[str, str] | None:
+    if not query.get("artifact_file_path"):
+        return None
+    model = _get_tracking_store().get_logged_model(match["model_id"])
+    return model.artifact_location, query["artifact_file_path"]
+
+
+# The UI's artifact routes, each with how MLflow's own handler finds the artifact root
+# and the path below it.
+UI_ROUTES: list[tuple[re.Pattern[str], Resolver]] = [
+    (re.compile(r"^/get-artifact$"), _run_root),
+    (re.compile(r"^/model-versions/get-artifact$"), _model_version_root),
+    (LOGGED_MODEL_FILE, _logged_model_root),
+]
+
+
+def _ui_artifact_path(path: str, query_string: bytes) -> str | None:
+    """The repository path a UI artifact request names, resolved as MLflow's handlers
+    do; None when MLflow should answer (not such a route, a parameter missing, a root it
+    does not proxy)."""
+    for pattern, resolve in UI_ROUTES:
+        if match := pattern.match(path):
+            query = {k: v[0] for k, v in parse_qs(query_string.decode("latin-1")).items()}
+            found = resolve(query, match)
+            if found is None or not _is_servable_proxied_run_artifact_root(found[0]):
+                return None
+            root, relative = found
+            return str(_get_workspace_scoped_repo_path_if_enabled(
+                _get_proxied_run_artifact_destination_path(
+                    proxied_artifact_root=root, relative_path=validate_path_is_safe(relative))))
+    return None
 
 
 class EncryptedDownloads:
@@ -44,19 +104,31 @@ class EncryptedDownloads:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        match = None
-        if self.encrypted and scope["type"] == "http" and scope["method"] == "GET":
-            match = DOWNLOAD.match(normalized(scope["path"]))
-        if match is None:
+        if not (self.encrypted and scope["type"] == "http" and scope["method"] == "GET"):
+            await self.app(scope, receive, send)
+            return
+        path = normalized(scope["path"])
+        try:
+            stored = await self._stored_path(path, scope.get("query_string", b""))
+        except MlflowException as error:
+            await _send_mlflow_error(send, error)
+            return
+        if stored is None:
             await self.app(scope, receive, send)
             return
         repository = _get_artifact_repo_mlflow_artifacts()
         assert isinstance(repository, EncryptedArtifactRepository)
-        await self._serve(repository, match["path"], send)
+        await self._serve(repository, stored, send)
+
+    @staticmethod
+    async def _stored_path(path: str, query_string: bytes) -> str | None:
+        """The artifact's path in the repository, or None for requests not ours."""
+        if match := DOWNLOAD.match(path):
+            return str(_get_workspace_scoped_path(validate_path_is_safe(match["path"])))
+        return await asyncio.to_thread(_ui_artifact_path, path, query_string)
 
     async def _serve(self, repository: EncryptedArtifactRepository, path: str, send: Send) -> None:
         try:
-            path = _get_workspace_scoped_path(validate_path_is_safe(path))
             artifact = await asyncio.to_thread(repository.open_artifact, path)
         except MlflowException as error:
             await _send_mlflow_error(send, error)
