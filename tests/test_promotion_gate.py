@@ -22,6 +22,8 @@ from sklearn.linear_model import LogisticRegression
 
 from mlflow_compliance import log_model_with_compliance
 from mlflow_compliance.audit.log import AuditLog
+from mlflow_compliance.checks import collect as collecting
+from mlflow_compliance.checks.model import Kind, ServerFacts
 from mlflow_compliance.testing import BIN, Server
 
 CLI = str(BIN / "mlflow-compliance")
@@ -255,3 +257,19 @@ def test_check_model_version_goes_through_its_source_run(tracking: Server) -> No
     kinds = {f["target_kind"] for f in report["findings"]}
     assert kinds == {"model_version"}
     assert done.returncode == 0, [f for f in report["findings"] if f["status"] == "fail"]
+
+
+def test_check_pages_through_every_run(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scan asks for the next page of runs while it parses this one: with pages of
+    three, seven runs take three pages, and each run is found once."""
+    monkeypatch.setattr(collecting, "RUN_PAGE", 3)
+    client = mlflow.MlflowClient(server.url)
+    experiment = client.create_experiment(f"paged-{uuid.uuid4().hex[:8]}")
+    made = [client.create_run(experiment).info.run_id for _ in range(7)]
+    pages: list[int] = []
+    found = collecting.collect(
+        client, collecting.Selection(experiments=(experiment,)), ServerFacts(url=server.url),
+        lambda what, n: pages.append(n) if what == "runs" else None)
+    runs = [t.id for t in found.targets if t.kind is Kind.RUN]
+    assert sorted(runs) == sorted(made) and found.runs == 7
+    assert pages == [3, 3, 1]

@@ -2,21 +2,29 @@
 
 Everything the caller may read (the server's authorization narrows every search):
 experiments, their runs with tags, params, latest metrics and dataset inputs, and
-registered model versions with their source runs. Pages are large (5,000 runs, 10,000
-versions) so 10,000 runs cost a handful of requests; a version's source run is
-fetched on its own only when the scan did not already bring it.
+registered model versions with their source runs. Pages are large (2,000 runs, 10,000
+versions) so 10,000 runs cost a handful of requests, and the next page of runs is
+requested before this one is parsed: the server reads page n+1 from its database
+while the client turns page n into entities. A version's source run is fetched on its
+own only when the scan did not already bring it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from mlflow.entities import Experiment, Run, ViewType
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.protos.service_pb2 import SearchRuns
 from mlflow.tracking import MlflowClient
+from mlflow.utils.credentials import get_default_host_creds
+from mlflow.utils.proto_json_utils import parse_dict
+from mlflow.utils.rest_utils import http_request, verify_rest_response
 
 from mlflow_compliance.checks.model import ServerFacts, Target
 from mlflow_compliance.checks.targets import (
@@ -26,7 +34,8 @@ from mlflow_compliance.checks.targets import (
     version_target,
 )
 
-RUN_PAGE = 5000
+RUN_PAGE = 2000
+SEARCH_RUNS = "/api/2.0/mlflow/runs/search"
 VERSION_PAGE = 10000
 EXPERIMENT_PAGE = 1000
 
@@ -99,19 +108,29 @@ def _experiments(client: MlflowClient, ids: tuple[str, ...]) -> list[Experiment]
             return experiments
 
 
-def _runs(client: MlflowClient, experiment_ids: list[str], progress: Progress) -> list[Run]:
-    runs: list[Run] = []
-    token = None
-    while True:
-        page = client.search_runs(
-            experiment_ids, max_results=RUN_PAGE, page_token=token,
-            run_view_type=ViewType.ACTIVE_ONLY,
-        )
-        runs.extend(page)
-        progress("runs", len(page))
-        token = page.token
-        if not token:
-            return runs
+def _runs(client: MlflowClient, experiment_ids: list[str], progress: Progress) -> Iterator[Run]:
+    """Every active run of the experiments, page by page, one page requested ahead."""
+    creds = get_default_host_creds(client.tracking_uri)
+
+    def fetch(token: str | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"experiment_ids": experiment_ids, "max_results": RUN_PAGE,
+                                "run_view_type": "ACTIVE_ONLY"}
+        if token:
+            body["page_token"] = token
+        response = http_request(creds, SEARCH_RUNS, "POST", json=body)
+        page: dict[str, Any] = verify_rest_response(response, SEARCH_RUNS).json()
+        return page
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="runs-search") as ahead:
+        pending: Future[dict[str, Any]] | None = ahead.submit(fetch, None)
+        while pending is not None:
+            page = pending.result()
+            token = page.get("next_page_token")
+            pending = ahead.submit(fetch, token) if token else None
+            parsed = SearchRuns.Response()
+            parse_dict(page, parsed)
+            progress("runs", len(parsed.runs))
+            yield from (Run.from_proto(run) for run in parsed.runs)
 
 
 def _versions(
