@@ -116,7 +116,6 @@ def to_json(findings: Sequence[Finding], rules: Sequence[Rule], meta: Mapping[st
     return json.dumps(report, indent=2)[:-2] + f',\n  "findings": [\n    {lines}\n  ]\n}}'
 
 
-
 # --- JUnit XML -------------------------------------------------------------------------
 
 

@@ -79,21 +79,25 @@ UI_ROUTES: list[tuple[re.Pattern[str], Resolver]] = [
 ]
 
 
-def _ui_artifact_path(path: str, query_string: bytes) -> str | None:
-    """The repository path a UI artifact request names, resolved as MLflow's handlers
-    do; None when MLflow should answer (not such a route, a parameter missing, a root it
-    does not proxy)."""
+def _ui_route(path: str) -> tuple[Resolver, re.Match[str]] | None:
     for pattern, resolve in UI_ROUTES:
         if match := pattern.match(path):
-            query = {k: v[0] for k, v in parse_qs(query_string.decode("latin-1")).items()}
-            found = resolve(query, match)
-            if found is None or not _is_servable_proxied_run_artifact_root(found[0]):
-                return None
-            root, relative = found
-            return str(_get_workspace_scoped_repo_path_if_enabled(
-                _get_proxied_run_artifact_destination_path(
-                    proxied_artifact_root=root, relative_path=validate_path_is_safe(relative))))
+            return resolve, match
     return None
+
+
+def _ui_artifact_path(resolve: Resolver, match: re.Match[str], query_string: bytes) -> str | None:
+    """The repository path a UI artifact request names, resolved as MLflow's handler
+    does (it reads the stores); None when MLflow should answer (a parameter missing, a
+    root it does not proxy)."""
+    query = {k: v[0] for k, v in parse_qs(query_string.decode("latin-1")).items()}
+    found = resolve(query, match)
+    if found is None or not _is_servable_proxied_run_artifact_root(found[0]):
+        return None
+    root, relative = found
+    return str(_get_workspace_scoped_repo_path_if_enabled(
+        _get_proxied_run_artifact_destination_path(
+            proxied_artifact_root=root, relative_path=validate_path_is_safe(relative))))
 
 
 class EncryptedDownloads:
@@ -125,7 +129,10 @@ class EncryptedDownloads:
         """The artifact's path in the repository, or None for requests not ours."""
         if match := DOWNLOAD.match(path):
             return str(_get_workspace_scoped_path(validate_path_is_safe(match["path"])))
-        return await asyncio.to_thread(_ui_artifact_path, path, query_string)
+        route = _ui_route(path)  # matched here: every other GET passes without a thread hop
+        if route is None:
+            return None
+        return await asyncio.to_thread(_ui_artifact_path, *route, query_string)
 
     async def _serve(self, repository: EncryptedArtifactRepository, path: str, send: Send) -> None:
         try:
