@@ -260,8 +260,9 @@ def test_check_model_version_goes_through_its_source_run(tracking: Server) -> No
 
 
 def test_check_pages_through_every_run(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The scan asks for the next page of runs while it parses this one: with pages of
-    three, seven runs take three pages, and each run is found once."""
+    """Two streams page through the runs from both ends of the run-id order and stop
+    where they meet: with pages of three, seven runs take two pages of three and one
+    run of a third page, and each run is found once."""
     monkeypatch.setattr(collecting, "RUN_PAGE", 3)
     client = mlflow.MlflowClient(server.url)
     experiment = client.create_experiment(f"paged-{uuid.uuid4().hex[:8]}")
@@ -273,3 +274,66 @@ def test_check_pages_through_every_run(server: Server, monkeypatch: pytest.Monke
     runs = [t.id for t in found.targets if t.kind is Kind.RUN]
     assert sorted(runs) == sorted(made) and found.runs == 7
     assert pages == [3, 3, 1]
+
+
+@pytest.mark.parametrize("count", [1, 2, 6, 12])
+def test_check_streams_find_each_run_once_at_any_count(
+    server: Server, monkeypatch: pytest.MonkeyPatch, count: int
+) -> None:
+    """Fewer runs than a page, exactly a page per stream, and many pages: every run once."""
+    monkeypatch.setattr(collecting, "RUN_PAGE", 3)
+    client = mlflow.MlflowClient(server.url)
+    experiment = client.create_experiment(f"streams-{uuid.uuid4().hex[:8]}")
+    made = [client.create_run(experiment).info.run_id for _ in range(count)]
+    found = collecting.collect(
+        client, collecting.Selection(experiments=(experiment,)), ServerFacts(url=server.url))
+    runs = [t.id for t in found.targets if t.kind is Kind.RUN]
+    assert sorted(runs) == sorted(made)
+
+
+def test_run_from_rest_json_is_the_run_from_the_entity(server: Server) -> None:
+    """``check`` reads runs straight from the REST JSON; the server's gate reads MLflow's
+    entities. Both must give the same target: tags, params, latest metrics (also
+    non-finite ones), datasets with their input tags."""
+    import math
+
+    import pandas as pd
+    from mlflow.utils.credentials import get_default_host_creds
+    from mlflow.utils.rest_utils import http_request
+
+    from mlflow_compliance.checks.targets import run_target, run_target_from_json
+
+    client = mlflow.MlflowClient(server.url)
+    experiment = client.create_experiment(f"json-{uuid.uuid4().hex[:8]}")
+    mlflow.set_tracking_uri(server.url)
+    with mlflow.start_run(experiment_id=experiment, run_name="from-json") as active:
+        mlflow.set_tags({"compliance": "GDPR", "data_privacy": "enabled",
+                         "compliance.gdpr.personal_data": "false"})
+        mlflow.log_params({"data_description": "iris", "empty": ""})
+        mlflow.log_metric("accuracy", 0.5, step=0)
+        mlflow.log_metric("accuracy", 0.9, step=1)
+        mlflow.log_metric("loss", math.inf)
+        mlflow.log_metric("gap", math.nan)
+        frame = pd.DataFrame({"a": [1, 2]})
+        mlflow.log_input(mlflow.data.from_pandas(frame, name="iris", source="s3://b/iris"),
+                         context="training")
+    run_id = active.info.run_id
+    response = http_request(get_default_host_creds(server.url), collecting.SEARCH_RUNS, "POST",
+                            json={"experiment_ids": [experiment]})
+    (as_json,) = response.json()["runs"]
+    facts = ServerFacts(url=server.url)
+    from_json = run_target_from_json(as_json, facts)
+    from_entity = run_target(client.get_run(run_id), facts)
+    assert math.isnan(from_json.metrics["gap"]) and math.isnan(from_entity.metrics["gap"])
+    same = {k: v for k, v in from_json.metrics.items() if k != "gap"}
+    assert same == {k: v for k, v in from_entity.metrics.items() if k != "gap"}
+    assert same == {"accuracy": 0.9, "loss": sys.float_info.max}  # MLflow stores inf so
+    assert (from_json.id, from_json.name, from_json.experiment_id) == (
+        run_id, "from-json", experiment)
+    assert from_json.tags == from_entity.tags and from_json.params == from_entity.params
+    assert from_json.params["empty"] == ""
+    assert from_json.record == from_entity.record and from_json.record is not None
+    assert from_json.datasets == from_entity.datasets
+    (dataset,) = from_json.datasets
+    assert (dataset.name, dataset.source_type) == ("iris", "s3")
+    assert dataset.tags == {"mlflow.data.context": "training"}

@@ -8,6 +8,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 from mlflow.entities import Experiment, Run
 from mlflow.entities.model_registry import ModelVersion
@@ -34,29 +35,78 @@ def _parsed(tags: tuple[tuple[str, str], ...]) -> tuple[ComplianceRecord | None,
 
 
 def run_target(run: Run, server: ServerFacts, today: date | None = None) -> Target:
-    tags = dict(run.data.tags)
-    record, problems = _record(tags)
-    datasets = tuple(
-        DatasetRef(
-            name=d.dataset.name,
-            digest=d.dataset.digest,
-            source_type=d.dataset.source_type or "",
-            source=d.dataset.source or "",
-            tags={t.key: t.value for t in d.tags},
-        )
-        for d in (run.inputs.dataset_inputs if run.inputs else [])
+    """A run from MLflow's entity (the server's gate reads its own store)."""
+    return _run(
+        run_id=run.info.run_id,
+        name=run.info.run_name,
+        experiment_id=run.info.experiment_id,
+        tags=dict(run.data.tags),
+        params=dict(run.data.params),
+        metrics=dict(run.data.metrics),
+        datasets=tuple(
+            DatasetRef(
+                name=d.dataset.name,
+                digest=d.dataset.digest,
+                source_type=d.dataset.source_type or "",
+                source=d.dataset.source or "",
+                tags={t.key: t.value for t in d.tags},
+            )
+            for d in (run.inputs.dataset_inputs if run.inputs else [])
+        ),
+        server=server,
+        today=today,
     )
+
+
+def run_target_from_json(
+    run: Mapping[str, Any], server: ServerFacts, today: date | None = None
+) -> Target:
+    """A run from the JSON of MLflow's REST API (``runs/search``), the same target as
+    :func:`run_target` makes from the entity, without the detour through protobuf
+    messages and entities that costs a scan of 10,000 runs about two seconds.
+
+    Proto3 JSON leaves out empty fields, and writes non-finite metrics as the strings
+    ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``, which ``float`` reads."""
+    info, data, inputs = run["info"], run.get("data", {}), run.get("inputs", {})
+    return _run(
+        run_id=info["run_id"],
+        name=info.get("run_name", ""),
+        experiment_id=info.get("experiment_id", ""),
+        tags={t["key"]: t.get("value", "") for t in data.get("tags", ())},
+        params={p["key"]: p.get("value", "") for p in data.get("params", ())},
+        metrics={m["key"]: float(m.get("value", 0.0)) for m in data.get("metrics", ())},
+        datasets=tuple(
+            DatasetRef(
+                name=d["dataset"].get("name", ""),
+                digest=d["dataset"].get("digest", ""),
+                source_type=d["dataset"].get("source_type", ""),
+                source=d["dataset"].get("source", ""),
+                tags={t["key"]: t.get("value", "") for t in d.get("tags", ())},
+            )
+            for d in inputs.get("dataset_inputs", ())
+        ),
+        server=server,
+        today=today,
+    )
+
+
+def _run(
+    *, run_id: str, name: str, experiment_id: str, tags: dict[str, str],
+    params: dict[str, str], metrics: dict[str, float], datasets: tuple[DatasetRef, ...],
+    server: ServerFacts, today: date | None,
+) -> Target:
+    record, problems = _record(tags)
     return Target(
         kind=Kind.RUN,
-        id=run.info.run_id,
-        name=run.info.run_name or run.info.run_id,
+        id=run_id,
+        name=name or run_id,
         tags=tags,
         record=record,
         record_problems=problems,
-        params=dict(run.data.params),
-        metrics=dict(run.data.metrics),
+        params=params,
+        metrics=metrics,
         datasets=datasets,
-        experiment_id=run.info.experiment_id,
+        experiment_id=experiment_id,
         server=server,
         today=today or date.today(),
     )

@@ -2,37 +2,51 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
-from mlflow_compliance.cli.access import grant, revoke, tokens, users
-from mlflow_compliance.cli.audit import audit
-from mlflow_compliance.cli.check import approve, check
-from mlflow_compliance.cli.keys import keys
-from mlflow_compliance.cli.record import record
-from mlflow_compliance.cli.server import server
+# Each command's module is imported only when that command runs: ``check`` needs MLflow's
+# client, ``audit`` needs SQLAlchemy, and importing all of them costs every command about
+# a second. Command name -> "module:attribute".
+COMMANDS = {
+    "server": "mlflow_compliance.cli.server:server",
+    "record": "mlflow_compliance.cli.record:record",
+    "users": "mlflow_compliance.cli.access:users",
+    "grant": "mlflow_compliance.cli.access:grant",
+    "revoke": "mlflow_compliance.cli.access:revoke",
+    "tokens": "mlflow_compliance.cli.access:tokens",
+    "audit": "mlflow_compliance.cli.audit:audit",
+    "keys": "mlflow_compliance.cli.keys:keys",
+    "check": "mlflow_compliance.cli.check:check",
+    "approve": "mlflow_compliance.cli.check:approve",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use (click's documented pattern
+    for large command lines)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[cmd_name].split(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mlflow-compliance")
 def cli() -> None:
     """GDPR and EU AI Act compliance for MLflow.
 
     Records and checks evidence of compliance; it does not give legal advice.
     """
-
-
-cli.add_command(server)
-cli.add_command(record)
-cli.add_command(users)
-cli.add_command(grant)
-cli.add_command(revoke)
-cli.add_command(tokens)
-cli.add_command(audit)
-cli.add_command(keys)
-cli.add_command(check)
-cli.add_command(approve)
 
 
 def main() -> None:

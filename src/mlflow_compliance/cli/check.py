@@ -19,7 +19,7 @@ from mlflow.tracking import MlflowClient
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from mlflow_compliance.checks.collect import Selection, collect
+from mlflow_compliance.checks.collect import Scan, Selection, report_order
 from mlflow_compliance.checks.model import ServerFacts, Status
 from mlflow_compliance.checks.packs import evaluate, load_rules
 from mlflow_compliance.checks.report import table, to_json, to_junit, to_sarif
@@ -117,15 +117,17 @@ def check(
             shown = ", ".join(f"{v} {k}" for k, v in counts.items())
             bar.update(task, description=f"fetching: {shown}")
 
+        scan = Scan(client, selection, facts, fetched)
         try:
-            found = collect(client, selection, facts, fetched)
+            # The rules run on each target as its page arrives, while the server reads
+            # the next pages.
+            findings = evaluate(loaded, scan)
         except MlflowException as e:
             raise InputError(f"{uri}: {e.message.splitlines()[0]}") from None
         except requests.RequestException as e:
             raise InputError(f"MLFLOW_TRACKING_URI: cannot reach {uri} ({type(e).__name__})") \
                 from None
-        bar.update(task, description=f"checking {len(found.targets)} targets")
-        findings = evaluate(loaded, found.targets)
+        findings.sort(key=report_order)
     meta = {"server": uri, "packs": packs}
     if form == "json":
         output.write(to_json(findings, loaded, meta) + "\n")
@@ -137,7 +139,7 @@ def check(
         console = Console(file=output) if output is not sys.stdout else Console()
         console.print(table(findings))
     failed = sum(f.status is Status.FAIL for f in findings)
-    err.print(f"checked {len(found.targets)} targets ({found.runs} runs, {found.versions} "
+    err.print(f"checked {scan.targets} targets ({scan.runs} runs, {scan.versions} "
               f"model versions) against {', '.join(packs)}: {failed} failures")
     if failed:
         sys.exit(1)
