@@ -293,3 +293,50 @@ def test_untrusted_strings_are_cleaned_before_they_are_chained() -> None:
     assert Entry(**{k: getattr(forged, k) for k in HASHED}).principal == "eve\ufffdbasic"
     assert "\n" not in Entry.resources_json({"path": "a\r\nb"})
     assert clean("x" * 5000) == "x" * 1024
+
+
+def test_writer_commits_on_the_event_loop_when_the_lock_is_free_and_waits_off_it_when_not(
+    tmp_path: Path,
+) -> None:
+    """On SQLite the server commits an entry on its event loop when no other writer holds
+    the write lock (no thread hand-over, about 0.3 ms). When another writer holds it, the
+    entry waits on the commit thread instead: the loop keeps running, the request is not
+    answered until its entry is stored, and the chain verifies afterwards."""
+    import asyncio
+    import fcntl
+    import threading
+
+    from mlflow_compliance.audit.writer import GroupWriter
+
+    home = tmp_path
+    log = AuditLog(f"sqlite:///{home / 'audit.db'}", home, Signer.load_or_create(home))
+    log.create()
+    writer = GroupWriter(log)
+    assert writer.inline and log.lock_path
+
+    def commit_threads() -> int:
+        return sum(t.name.startswith("audit-commit") for t in threading.enumerate())
+
+    async def scenario() -> tuple[int, bool, int]:
+        await writer.append(sample(0))  # inline: stored when append returns
+        inline_seq = log.tip().seq
+        assert commit_threads() == 0  # committed on the loop's own thread
+        with open(log.lock_path or "", "a") as other_writer:
+            fcntl.flock(other_writer, fcntl.LOCK_EX)
+            waiting = asyncio.ensure_future(writer.append(sample(1)))
+            ticks = 0
+            for _ in range(20):  # the loop keeps running while the entry waits
+                await asyncio.sleep(0.01)
+                ticks += 1
+            stored_while_locked = waiting.done()
+            threading.Timer(0.05, fcntl.flock, (other_writer, fcntl.LOCK_UN)).start()
+            await waiting
+        assert commit_threads() == 1  # this one waited on the commit thread
+        return inline_seq, stored_while_locked, ticks
+
+    inline_seq, stored_while_locked, ticks = asyncio.run(scenario())
+    assert inline_seq == 1
+    assert not stored_while_locked and ticks == 20
+    assert log.tip().seq == 2
+    assert verify(log, Verifier.load(home), read_head_file(home)).intact
+    log.close()

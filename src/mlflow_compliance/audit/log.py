@@ -120,6 +120,22 @@ class AuditLog:
             self.keep_head(head)
         return head
 
+    def try_append(self, batch: list[Entry]) -> Head | None:
+        """Like ``append`` (without the head file), but only if the file lock is free
+        right now, so it never waits: None if another writer holds it, or if there is no
+        file lock (PostgreSQL, an in-memory SQLite)."""
+        if self.lock_path is None:
+            return None
+        with open(self.lock_path, "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return None
+            try:
+                return self._append(self._signer(), batch, self.engine.dialect)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def checkpoint(self) -> None:
         """Copy the SQLite WAL into the database without blocking any writer (PASSIVE)."""
         if self.dialect == "sqlite":
@@ -194,7 +210,7 @@ class AuditLog:
     def purge(self, before_us: int) -> tuple[int, Head | None]:
         """Delete entries older than ``before_us``, leaving a signed anchor at the cut."""
         signer = self._signer()
-        with self.writer.begin() as conn:
+        with self._serialized(), self.writer.begin() as conn:
             conn.execute(sa.select(tip.c.seq).where(tip.c.id == 1).with_for_update()).one()
             first_kept = conn.execute(
                 sa.select(sa.func.min(entries.c.seq)).where(entries.c.time_us >= before_us)

@@ -1,10 +1,16 @@
-"""Group commit: entries of requests that finish together are committed together.
+"""Committing entries: on the event loop when that is quick, else in groups on a thread.
 
-A request hands its entry over and waits (its coroutine, not the event loop) until the
-batch holding it is committed. One commit runs at a time per process, on a thread of
-its own so the event loop keeps serving while it waits for the database; every entry
-handed over meanwhile goes into the next batch. Concurrent requests thus share one
-transaction.
+On SQLite with ``synchronous=normal`` (the default), when no commit of this process is
+under way and no other process holds the write lock, an entry is committed right on
+the event loop: about 0.3 ms of work and no fsync, where handing it to a thread cost
+the request a GIL hand-over each way (up to 5 ms each while MLflow's request threads
+run), time in which a worker with every request waiting on its entry sat idle.
+
+Otherwise (PostgreSQL, ``synchronous=full``, or the lock is held) a request hands its
+entry over and waits (its coroutine, not the event loop) until the batch holding it is
+committed. One commit runs at a time per process, on a thread of its own so the event
+loop keeps serving while it waits for the database; every entry handed over meanwhile
+goes into the next batch. Concurrent requests thus share one transaction.
 
 The newest signed head is copied to the home's head file at most every
 ``HEAD_INTERVAL`` seconds (and always shortly after the last batch), not after every
@@ -23,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from mlflow_compliance.audit.entry import Entry
 from mlflow_compliance.audit.log import AuditLog
 from mlflow_compliance.audit.signing import Head
+from mlflow_compliance.settings import audit_sync
 
 HEAD_INTERVAL = 0.5
 
@@ -43,9 +50,19 @@ class GroupWriter:
         self.head_due = False
         self.thread = ThreadPoolExecutor(1, thread_name_prefix="audit-commit")
         self.upkeep = ThreadPoolExecutor(1, thread_name_prefix="audit-upkeep")
+        self.inline = log.dialect == "sqlite" and audit_sync() == "normal"
 
     async def append(self, entry: Entry) -> None:
         """Return once ``entry`` is committed; raise AuditWriteFailed if it cannot be."""
+        if not self.committing and self.inline:
+            try:
+                head = self.log.try_append([entry])
+            except Exception as e:
+                _log.error("audit log: an entry could not be stored: %s", e)
+                raise AuditWriteFailed(str(e)) from e
+            if head is not None:
+                self._committed(asyncio.get_running_loop(), head)
+                return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.pending.append((entry, done))
         if not self.committing:
@@ -60,12 +77,10 @@ class GroupWriter:
                 batch, self.pending = self.pending, []
                 failure: Exception | None = None
                 try:
-                    self.newest = await loop.run_in_executor(
+                    head = await loop.run_in_executor(
                         self.thread, self.log.append, [entry for entry, _ in batch], False
                     )
-                    if not self.head_due:
-                        self.head_due = True
-                        loop.call_later(HEAD_INTERVAL, self._keep_head)
+                    self._committed(loop, head)
                 except Exception as e:  # the database is down, the disk is full, ...
                     _log.error("audit log: %d entries could not be stored: %s", len(batch), e)
                     failure = AuditWriteFailed(str(e))
@@ -78,6 +93,12 @@ class GroupWriter:
                         done.set_exception(failure)
         finally:
             self.committing = False
+
+    def _committed(self, loop: asyncio.AbstractEventLoop, head: Head) -> None:
+        self.newest = head
+        if not self.head_due:
+            self.head_due = True
+            loop.call_later(HEAD_INTERVAL, self._keep_head)
 
     def _keep_head(self) -> None:
         self.head_due = False

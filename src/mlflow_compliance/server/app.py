@@ -34,6 +34,7 @@ from mlflow_compliance.server.authentication.oidc import OidcSettings, OidcVerif
 from mlflow_compliance.server.authorization.layer import Authorization
 from mlflow_compliance.server.claims import IdentityClaims
 from mlflow_compliance.server.encrypted_downloads import EncryptedDownloads
+from mlflow_compliance.server.no_delay import no_delay_on_tcp_sockets
 from mlflow_compliance.server.promotion_gate import Gate, PromotionGate
 from mlflow_compliance.server.seed_search import SeedSearch
 from mlflow_compliance.server.surface import SurfaceHardening
@@ -52,6 +53,7 @@ def create_app() -> ASGIApp:
     from mlflow.server import BACKEND_STORE_URI_ENV_VAR
     from mlflow.server.fastapi_app import app as mlflow_app
 
+    no_delay_on_tcp_sockets()  # uvicorn's --workers leaves Nagle on (see no_delay)
     uri = os.environ.get(BACKEND_STORE_URI_ENV_VAR)
     if not uri:
         raise RuntimeError(
