@@ -126,15 +126,8 @@ class AuditLog:
         file lock (PostgreSQL, an in-memory SQLite)."""
         if self.lock_path is None:
             return None
-        with open(self.lock_path, "a") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return None
-            try:
-                return self._append(self._signer(), batch, self.engine.dialect)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with self._serialized(wait=False) as held:
+            return self._append(self._signer(), batch, self.engine.dialect) if held else None
 
     def checkpoint(self) -> None:
         """Copy the SQLite WAL into the database without blocking any writer (PASSIVE)."""
@@ -151,16 +144,21 @@ class AuditLog:
             write_head_file(self.home, head)
 
     @contextmanager
-    def _serialized(self) -> Iterator[None]:
+    def _serialized(self, wait: bool = True) -> Iterator[bool]:
         """On SQLite, queue for the write lock with a file lock the kernel hands over at
-        once, instead of SQLite's busy handler, which sleeps 1, 2, 5, 10 ms, ..."""
+        once, instead of SQLite's busy handler, which sleeps 1, 2, 5, 10 ms, ...
+        With ``wait`` false, yields False at once if another writer holds it."""
         if self.lock_path is None:
-            yield
+            yield True
             return
         with open(self.lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                yield
+                fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
