@@ -47,6 +47,15 @@ def denied(r: requests.Response, needs: str | None = None) -> None:
         assert needs in r.json()["message"], r.json()["message"]
 
 
+def hidden(r: requests.Response, names: str | None = None) -> None:
+    """What the caller may not read answers like what does not exist (404, one wording)."""
+    assert r.status_code == 404, r.text
+    assert r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert "does not exist (or you may not read it)" in r.json()["message"], r.text
+    if names:
+        assert names in r.json()["message"], r.json()["message"]
+
+
 @dataclass
 class People:
     alice: tuple[str, str]
@@ -149,16 +158,16 @@ def test_users_cannot_see_each_others_data_by_any_route(
 ) -> None:
     bob, d = people.bob, alice_data
     eid, rid = d.experiment_id, d.run_id
-    denied(api(server, "GET", "/api/2.0/mlflow/experiments/get", bob, {"experiment_id": eid}),
-           f"needs read permission on experiment {eid}")
-    denied(api(server, "GET", "/api/2.0/mlflow/runs/get", bob, {"run_id": rid}))
-    denied(api(server, "GET", "/api/2.0/mlflow/metrics/get-history", bob,
+    hidden(api(server, "GET", "/api/2.0/mlflow/experiments/get", bob, {"experiment_id": eid}),
+           "experiment.read: experiment")
+    hidden(api(server, "GET", "/api/2.0/mlflow/runs/get", bob, {"run_id": rid}))
+    hidden(api(server, "GET", "/api/2.0/mlflow/metrics/get-history", bob,
                {"run_id": rid, "metric_key": "auc"}))
-    denied(api(server, "GET", f"/api/2.0/mlflow-artifacts/artifacts/{eid}/{rid}/artifacts/a.txt",
+    hidden(api(server, "GET", f"/api/2.0/mlflow-artifacts/artifacts/{eid}/{rid}/artifacts/a.txt",
                bob))
-    denied(api(server, "GET", "/get-artifact", bob, {"run_id": rid, "path": "a.txt"}))
-    denied(api(server, "GET", "/api/2.0/mlflow/artifacts/list", bob, {"run_id": rid}))
-    denied(api(server, "GET", "/api/2.0/mlflow/registered-models/get", bob, {"name": d.model}))
+    hidden(api(server, "GET", "/get-artifact", bob, {"run_id": rid, "path": "a.txt"}))
+    hidden(api(server, "GET", "/api/2.0/mlflow/artifacts/list", bob, {"run_id": rid}))
+    hidden(api(server, "GET", "/api/2.0/mlflow/registered-models/get", bob, {"name": d.model}))
     found = ok(api(server, "POST", "/api/2.0/mlflow/runs/search", bob, {"experiment_ids": [eid]}))
     assert found.get("runs", []) == []
     experiments = ok(api(server, "POST", "/api/2.0/mlflow/experiments/search", bob,
@@ -172,19 +181,19 @@ def test_users_cannot_change_each_others_data(
     server: Server, people: People, alice_data: AliceData
 ) -> None:
     bob, d = people.bob, alice_data
-    denied(api(server, "POST", "/api/2.0/mlflow/runs/log-metric", bob,
+    hidden(api(server, "POST", "/api/2.0/mlflow/runs/log-metric", bob,
                {"run_id": d.run_id, "key": "auc", "value": 0.1, "timestamp": 2}))
-    denied(api(server, "POST", "/api/2.0/mlflow/runs/set-tag", bob,
+    hidden(api(server, "POST", "/api/2.0/mlflow/runs/set-tag", bob,
                {"run_id": d.run_id, "key": "x", "value": "y"}))
-    denied(api(server, "POST", "/api/2.0/mlflow/runs/delete", bob, {"run_id": d.run_id}))
-    denied(api(server, "POST", "/api/2.0/mlflow/runs/create", bob,
+    hidden(api(server, "POST", "/api/2.0/mlflow/runs/delete", bob, {"run_id": d.run_id}))
+    hidden(api(server, "POST", "/api/2.0/mlflow/runs/create", bob,
                {"experiment_id": d.experiment_id}))
-    denied(api(server, "PUT",
+    hidden(api(server, "PUT",
                f"/api/2.0/mlflow-artifacts/artifacts/{d.experiment_id}/{d.run_id}/artifacts/b",
                bob, data=b"overwrite"))
-    denied(api(server, "DELETE", "/api/2.0/mlflow/registered-models/delete", bob,
+    hidden(api(server, "DELETE", "/api/2.0/mlflow/registered-models/delete", bob,
                {"name": d.model}))
-    denied(api(server, "POST", "/api/2.0/mlflow/experiments/delete", bob,
+    hidden(api(server, "POST", "/api/2.0/mlflow/experiments/delete", bob,
                {"experiment_id": d.experiment_id}))
     run = ok(api(server, "GET", "/api/2.0/mlflow/runs/get", people.alice, {"run_id": d.run_id}))
     assert run["run"]["info"]["lifecycle_stage"] == "active"
@@ -213,7 +222,7 @@ def test_read_grant_allows_reading_only(
     finally:
         ok(api(server, "POST", "/api/2.0/compliance/grants/delete", server.auth,
                {"name": name, "kind": "experiment", "target": eid}))
-    denied(api(server, "GET", "/api/2.0/mlflow/runs/get", d, {"run_id": rid}))
+    hidden(api(server, "GET", "/api/2.0/mlflow/runs/get", d, {"run_id": rid}))
 
 
 def test_personal_data_needs_clearance_even_with_a_grant(
@@ -225,14 +234,14 @@ def test_personal_data_needs_clearance_even_with_a_grant(
         ok(api(server, "POST", "/api/2.0/compliance/grants/set", server.auth,
                {"name": who[0], "kind": "experiment", "target": eid, "permission": "read"}))
     try:
-        denied(api(server, "GET", "/api/2.0/mlflow/runs/get", people.bob, {"run_id": personal}),
-               "personal-data clearance")
+        hidden(api(server, "GET", "/api/2.0/mlflow/runs/get", people.bob, {"run_id": personal}),
+               "does not exist")
         bob_sees = ok(api(server, "POST", "/api/2.0/mlflow/runs/search", people.bob,
                           {"experiment_ids": [eid]}))
         assert personal not in {r["info"]["run_id"] for r in bob_sees["runs"]}
         assert alice_data.run_id in {r["info"]["run_id"] for r in bob_sees["runs"]}
-        denied(api(server, "GET", f"/api/2.0/mlflow/logged-models/{d.personal_logged_model_id}",
-                   people.bob), "personal-data clearance")
+        hidden(api(server, "GET", f"/api/2.0/mlflow/logged-models/{d.personal_logged_model_id}",
+                   people.bob), "does not exist")
         models = ok(api(server, "POST", "/api/2.0/mlflow/logged-models/search", people.bob,
                         {"experiment_ids": [eid]}))
         assert d.personal_logged_model_id not in {

@@ -74,6 +74,9 @@ class Target:
     datasets: tuple[DatasetRef, ...] = ()
     run: Target | None = None  # a model version's source run, a dataset's run
     experiment_id: str = ""
+    # A model version's creation time (ms): binds a sign-off to this version, not to a
+    # later one re-created under the same name and number.
+    created: int = 0
     server: ServerFacts = field(default_factory=ServerFacts)
     today: date = field(default_factory=date.today)
 

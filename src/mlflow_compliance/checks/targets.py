@@ -162,6 +162,7 @@ def version_target(version: ModelVersion, run: Target | None, server: ServerFact
         datasets=run.datasets if run else (),
         run=run,
         experiment_id=run.experiment_id if run else "",
+        created=int(version.creation_timestamp or 0),
         server=server,
         today=run.today if run else date.today(),
     )
@@ -169,11 +170,14 @@ def version_target(version: ModelVersion, run: Target | None, server: ServerFact
 
 def record_digest(target: Target) -> str:
     """SHA-256 of what a sign-off vouches for: the compliance tags, the data description
-    and the datasets. A later change to any of them makes the sign-off stale."""
+    and the datasets, and for a version its creation time. A later change to any of them
+    (or deleting the version and registering another under its number) makes the
+    sign-off stale."""
     evidence = {
         "tags": {k: v for k, v in sorted(target.tags.items()) if is_compliance_tag(k)},
         "data_description": target.params.get(DATA_DESCRIPTION_PARAM, ""),
         "datasets": sorted(f"{d.name}@{d.digest}" for d in target.datasets),
         "run": target.run.id if target.run else "",
+        "created": target.created,
     }
     return hashlib.sha256(json.dumps(evidence, sort_keys=True).encode()).hexdigest()

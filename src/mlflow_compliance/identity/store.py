@@ -351,6 +351,22 @@ class IdentityStore:
         if done.rowcount == 0:
             raise NotFound(f"grant: {user_name!r} has no grant on {kind} {target!r}")
 
+    def forget_target(self, kind: str, target: str) -> None:
+        """Every grant on this experiment or model ends: it was deleted, or a new object
+        now carries its name (grants bind to the object, not to a reused name)."""
+        with self.engine.begin() as c:
+            c.execute(grants.delete().where(grants.c.kind == kind, grants.c.target == target))
+
+    def move_target(self, kind: str, old: str, new: str) -> None:
+        """Grants follow a renamed model to its new name."""
+        with self.engine.begin() as c:
+            c.execute(grants.delete().where(grants.c.kind == kind, grants.c.target == new))
+            c.execute(
+                grants.update()
+                .where(grants.c.kind == kind, grants.c.target == old)
+                .values(target=new)
+            )
+
     def grants_of(self, user_name: str) -> dict[tuple[str, str], Level]:
         with self.engine.connect() as c:
             rows = c.execute(grants.select().where(grants.c.user_name == user_name))

@@ -4,8 +4,10 @@ from mlflow_compliance.record.errors import InvalidComplianceRecord, Problem
 from mlflow_compliance.record.schema import AiActRecord, ComplianceRecord, GdprRecord
 from mlflow_compliance.record.tags import (
     FIELDS,
+    PERSONAL_DATA_TAG,
     check_tag,
     check_tags,
+    declares_personal_data,
     is_compliance_tag,
     parse_record,
     record_from_tags,
@@ -14,6 +16,7 @@ from mlflow_compliance.record.tags import (
 
 __all__ = [
     "FIELDS",
+    "PERSONAL_DATA_TAG",
     "AiActRecord",
     "ComplianceRecord",
     "GdprRecord",
@@ -21,6 +24,7 @@ __all__ = [
     "Problem",
     "check_tag",
     "check_tags",
+    "declares_personal_data",
     "is_compliance_tag",
     "parse_record",
     "record_from_tags",

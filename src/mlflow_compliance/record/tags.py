@@ -141,6 +141,25 @@ FIELDS: dict[str, TagField] = {f.tag: f for f in _fields_of(ComplianceRecord, ()
 """Every field of the record, by tag key, in schema order."""
 
 
+PERSONAL_DATA_TAG = "compliance.gdpr.personal_data"
+
+
+def declares_personal_data(value: str | None) -> bool:
+    """Whether a stored ``compliance.gdpr.personal_data`` value declares personal data.
+
+    The one reading of that tag, the record's own parser, for validation, checks and
+    need-to-know alike (so ``"true "`` means true everywhere). A value the parser
+    refuses (stored before validation, or behind its back) counts as personal data:
+    need-to-know fails closed.
+    """
+    if value is None:
+        return False
+    try:
+        return bool(FIELDS[PERSONAL_DATA_TAG].decode(value))
+    except InvalidComplianceRecord:
+        return True
+
+
 def _unknown(key: str) -> Problem:
     close = difflib.get_close_matches(key, FIELDS, n=1, cutoff=0.8)
     hint = f"did you mean {close[0]}?" if close else f"allowed: {', '.join(FIELDS)}"

@@ -15,6 +15,7 @@ DNS-rebinding) stays inside MLflow's app.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from starlette.types import ASGIApp
@@ -49,11 +50,22 @@ from mlflow_compliance.settings import (
 )
 
 
+def _import_mlflow_auth_before_serving() -> None:
+    """MLflow's runs/search handler imports ``mlflow.server.auth`` lazily, where it is
+    installed (Flask-WTF); a second thread can see that module half-initialised and
+    answer 500. Imported once here, before any request, the race cannot happen."""
+    import importlib
+
+    with contextlib.suppress(ImportError):
+        importlib.import_module("mlflow.server.auth")
+
+
 def create_app() -> ASGIApp:
     from mlflow.server import BACKEND_STORE_URI_ENV_VAR
     from mlflow.server.fastapi_app import app as mlflow_app
 
     no_delay_on_tcp_sockets()  # uvicorn's --workers leaves Nagle on (see no_delay)
+    _import_mlflow_auth_before_serving()
     uri = os.environ.get(BACKEND_STORE_URI_ENV_VAR)
     if not uri:
         raise RuntimeError(

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlflow_compliance.identity.principal import ANONYMOUS, SCOPE_KEY, Principal
 from mlflow_compliance.server.body import BodyTooLarge, json_body, with_body
-from mlflow_compliance.server.errors import send_error
+from mlflow_compliance.server.errors import send_error, send_too_large
 from mlflow_compliance.server.routes import normalized
 from mlflow_compliance.server.validation import tags_in
 
@@ -38,7 +38,7 @@ class IdentityClaims:
         try:
             payload, receive = await json_body(scope, receive)
         except BodyTooLarge:
-            await send_error(send, 413, "RESOURCE_EXHAUSTED", "request body: too large")
+            await send_too_large(send)
             return
         who: Principal = scope.get(SCOPE_KEY, ANONYMOUS)
         if path in TAG_WRITES:

@@ -1,4 +1,5 @@
-"""Answers in MLflow's own error shape, so MLflow clients show them as they show MLflow's."""
+"""Every error reply the compliance layers send, in MLflow's own error shape, so MLflow
+clients show them as they show MLflow's: ``{"error_code": ..., "message": ...}``."""
 
 from __future__ import annotations
 
@@ -40,3 +41,13 @@ async def send_unauthenticated(send: Send, message: str) -> None:
 
 async def send_forbidden(send: Send, message: str) -> None:
     await send_error(send, 403, "PERMISSION_DENIED", message)
+
+
+async def send_invalid(send: Send, message: str) -> None:
+    """400: the request names a field wrongly; ``message`` names it and what is allowed."""
+    await send_error(send, 400, "INVALID_PARAMETER_VALUE", message)
+
+
+async def send_too_large(send: Send) -> None:
+    """413: a body a layer must read is larger than it will buffer (server/body.py)."""
+    await send_error(send, 413, "RESOURCE_EXHAUSTED", "request body: too large")

@@ -30,7 +30,7 @@ from mlflow_compliance.checks.targets import record_digest, run_target, version_
 from mlflow_compliance.identity.principal import SCOPE_KEY, Clearance, Principal, Role
 from mlflow_compliance.server.audit import note
 from mlflow_compliance.server.body import BodyTooLarge, json_body
-from mlflow_compliance.server.errors import send_error
+from mlflow_compliance.server.errors import send_error, send_too_large
 from mlflow_compliance.server.routes import normalized
 
 ALIAS_SET = re.compile(r"^/(?:ajax-)?api/2\.0/mlflow/registered-models/alias$")
@@ -145,7 +145,7 @@ class PromotionGate:
             await send_error(send, e.status, e.code, str(e))
             return
         except BodyTooLarge:
-            await send_error(send, 413, "INVALID_PARAMETER_VALUE", "request body too large")
+            await send_too_large(send)
             return
         await self.app(scope, receive, send)
 

@@ -16,7 +16,7 @@ import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlflow_compliance.server.body import BodyTooLarge, read_body, with_body
-from mlflow_compliance.server.errors import send_error
+from mlflow_compliance.server.errors import send_error, send_too_large
 from mlflow_compliance.server.routes import RUNS_SEARCH, normalized
 
 
@@ -57,7 +57,7 @@ class SeedSearch:
             body = await read_body(receive)
             query = json.loads(body) if body.strip() else {}
         except BodyTooLarge:
-            await send_error(send, 413, "RESOURCE_EXHAUSTED", "request body: too large")
+            await send_too_large(send)
             return
         except ValueError:
             query = None

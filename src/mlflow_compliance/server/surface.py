@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlflow_compliance.server.body import BodyTooLarge, json_body
-from mlflow_compliance.server.errors import send_error, send_forbidden
+from mlflow_compliance.server.errors import send_error, send_forbidden, send_too_large
 from mlflow_compliance.server.routes import normalized
 
 API = r"^/(?:ajax-)?api/2\.0/"
@@ -68,8 +68,9 @@ def unsafe_path(path: str) -> str | None:
     return None
 
 
-def source_problem(source: Any, run_id: Any) -> str | None:
-    """Why a model version's source is not inside its run's artifacts, or None."""
+def source_problem(source: Any, run_id: Any, model_id: Any = None) -> str | None:
+    """Why a model version's source is not inside its run's or logged model's artifacts,
+    or None. Which run or model it names is authorized by the authorization layer."""
     if not isinstance(source, str) or not source:
         return None  # MLflow itself refuses a missing source
     if "#" in source or "?" in source:
@@ -78,6 +79,10 @@ def source_problem(source: Any, run_id: Any) -> str | None:
         return f"source: {problem}"
     if re.match(r"^models:/m-[0-9a-f]+(/|$)", source):
         return None  # a logged model, resolved by MLflow inside its experiment
+    if isinstance(model_id, str) and re.match(
+        rf"^mlflow-artifacts:/\d+/models/{re.escape(model_id)}/artifacts(/|$)", source
+    ):
+        return None  # the logged model's own artifact location (create_model_version)
     if not isinstance(run_id, str) or not run_id:
         return "source: must be inside a run's artifacts (runs:/<run_id>/...); give run_id"
     if source.startswith(f"runs:/{run_id}/") or source == f"runs:/{run_id}":
@@ -132,7 +137,7 @@ class SurfaceHardening:
             try:
                 payload, receive = await json_body(scope, receive)
             except BodyTooLarge:
-                await send_error(send, 413, "RESOURCE_EXHAUSTED", "request body: too large")
+                await send_too_large(send)
                 return
             problem = self._body_problem(path, payload)
         if problem is not None:
@@ -169,7 +174,7 @@ class SurfaceHardening:
                 "artifacts itself (mlflow-artifacts:/)"
             )
         if VERSION_CREATE.match(path):
-            return source_problem(data.get("source"), data.get("run_id"))
+            return source_problem(data.get("source"), data.get("run_id"), data.get("model_id"))
         if WEBHOOK_WRITE.match(path) and "url" in data:
             return webhook_problem(data.get("url"))
         return None

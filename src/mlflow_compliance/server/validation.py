@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlflow_compliance.record import check_tags
 from mlflow_compliance.server.body import BodyTooLarge, json_body
-from mlflow_compliance.server.errors import send_error
+from mlflow_compliance.server.errors import send_error, send_too_large
 from mlflow_compliance.server.routes import TAG_WRITE_METHODS, TAG_WRITES, normalized
 
 
@@ -62,7 +62,7 @@ class ComplianceValidation:
         try:
             payload, receive = await json_body(scope, receive)
         except BodyTooLarge:
-            await send_error(send, 413, "RESOURCE_EXHAUSTED", "request body: too large to check")
+            await send_too_large(send)
             return
         problems = check_tags(tags_in(payload))
         if problems:

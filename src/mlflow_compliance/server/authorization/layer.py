@@ -1,37 +1,47 @@
 """Authorization layer: may the caller do what this request asks? Deny by default.
 
-The route table names the action and where the request names its resource; the
-resolver finds the experiment or registered model behind it; the policy decides.
-Searches are narrowed to what the caller may read, and the creator of an experiment
-or registered model is granted ``manage`` on it.
+One decision per request, on the object MLflow touches: the route table names the
+action and where the request names its resource; the request is read as MLflow reads
+it (``reading``: any other spelling of an identifying field is refused); the resolver
+finds the experiment or registered model behind it and every further object the body
+names (``named``); the policy decides. Searches are narrowed to what the caller may
+read. The route and the request as read are left in the scope (``Decision``) for every
+inner layer, so no inner layer matches paths or parses the request again.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
 import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mlflow_compliance.identity.principal import ANONYMOUS, SCOPE_KEY, Principal, Role
-from mlflow_compliance.identity.store import GrantKind, IdentityStore, Level
+from mlflow_compliance.identity.principal import ANONYMOUS, SCOPE_KEY, Principal
+from mlflow_compliance.identity.store import GrantKind, IdentityStore
 from mlflow_compliance.server.audit import note
-from mlflow_compliance.server.authorization import filters
-from mlflow_compliance.server.authorization.policy import by_grants, by_role
-from mlflow_compliance.server.authorization.resources import Resolver, values
+from mlflow_compliance.server.authorization import filters, ownership
+from mlflow_compliance.server.authorization.named import named_in_body
+from mlflow_compliance.server.authorization.policy import (
+    Refusal,
+    by_grants,
+    by_role,
+    forbidden,
+    not_found,
+)
+from mlflow_compliance.server.authorization.reading import spelling_problem, values
+from mlflow_compliance.server.authorization.resources import Resolver
 from mlflow_compliance.server.authorization.table import (
     Permission,
-    Resource,
     Route,
     Source,
     find,
 )
 from mlflow_compliance.server.body import BodyTooLarge, json_body, with_body
 from mlflow_compliance.server.capture import rewrite_json_answer
-from mlflow_compliance.server.errors import send_error, send_forbidden, send_unauthenticated
+from mlflow_compliance.server.errors import send_error, send_too_large, send_unauthenticated
 from mlflow_compliance.server.routes import normalized
 
 # Searches over several experiments: narrowed to the readable ones instead of refused.
@@ -39,15 +49,30 @@ NARROWED = {
     "/api/2.0/mlflow/runs/search": "runs",
     "/api/2.0/mlflow/logged-models/search": "models",
 }
-# Routes that also read a second resource: the run a model version is registered from.
-SOURCE_RUN = {"/api/2.0/mlflow/model-versions/create"}
-CREATED = {
-    "/api/2.0/mlflow/experiments/create": (GrantKind.EXPERIMENT, ("experiment_id",)),
-    "/api/2.0/mlflow/registered-models/create": (
-        GrantKind.REGISTERED_MODEL,
-        ("registered_model", "name"),
-    ),
-}
+DECISION_KEY = "mlflow_compliance.decision"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the authorization layer read and allowed, for the layers inside it."""
+
+    route: Route
+    params: dict[str, str]
+    query: dict[str, list[str]]
+    payload: Any  # the JSON body as MLflow reads it, when the route has one that matters
+
+
+def decision(scope: Scope) -> Decision | None:
+    found: Decision | None = scope.get(DECISION_KEY)
+    return found
+
+
+def _reads_body(route: Route, method: str) -> bool:
+    return (
+        any(w.source is Source.JSON for w in route.where)
+        or route.permission is Permission.CREATE
+        or (method != "GET" and route.path in _BODY_ROUTES)
+    )
 
 
 class Authorization:
@@ -65,8 +90,8 @@ class Authorization:
             return
         found = find(scope["method"], normalized(scope["path"]))
         if found is None:
-            await send_forbidden(
-                send,
+            await send_error(
+                send, 403, "PERMISSION_DENIED",
                 f"{scope['method']} {scope['path']}: not a route this "
                 "server allows (refused by default)",
             )
@@ -77,22 +102,27 @@ class Authorization:
         if route.permission is not Permission.PUBLIC and not who.authenticated:
             await send_unauthenticated(send, "authentication required")
             return
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"),
+                         keep_blank_values=True)
+        note(scope, query=query)
         payload: Any = None
-        if any(w.source is Source.JSON for w in route.where):
+        if _reads_body(route, scope["method"]):
             # Parsed for every caller, admins too: the audit log names what they touched.
             try:
                 payload, receive = await json_body(scope, receive)
             except BodyTooLarge:
-                await send_error(send, 413, "RESOURCE_EXHAUSTED", "request body: too large")
+                await send_too_large(send)
                 return
             note(scope, payload=payload)
+        if problem := spelling_problem(route, query, payload):
+            await send_error(send, 400, "INVALID_PARAMETER_VALUE", problem)
+            return
+        scope[DECISION_KEY] = Decision(route, params, query, payload)
         verdict = by_role(who, route)
         if isinstance(verdict, str):
-            await send_forbidden(send, verdict)
+            await send_error(send, 403, "PERMISSION_DENIED", verdict)
             return
         if verdict is None:
-            query = parse_qs(scope.get("query_string", b"").decode())
-            note(scope, query=query)
             named = values(route.where, params, query, payload)
             if route.path in NARROWED:
                 readable = await anyio.to_thread.run_sync(
@@ -104,37 +134,37 @@ class Authorization:
                     return
                 narrowed = {**(payload or {}), "experiment_ids": ids}
                 scope, receive = with_body(scope, receive, narrowed)
+                scope[DECISION_KEY] = Decision(route, params, query, narrowed)
             elif named is None:
-                await send_forbidden(send, f"{route.action}: the request names no resource")
+                await send_error(send, 403, "PERMISSION_DENIED",
+                                 f"{route.action}: the request names no resource")
                 return
             else:
-                reason = await anyio.to_thread.run_sync(
+                refusal = await anyio.to_thread.run_sync(
                     self._check, who, route, named[1], payload, query
                 )
-                if reason:
-                    await send_forbidden(send, reason)
+                if refusal:
+                    await send_error(send, refusal.status, refusal.error_code,
+                                     refusal.message)
                     return
+        elif who.role.value == "user" and route.permission is Permission.CREATE:
+            refusal = await anyio.to_thread.run_sync(
+                self._check_named, who, route, payload
+            )
+            if refusal:
+                await send_error(send, refusal.status, refusal.error_code, refusal.message)
+                return
+        change = ownership.after(self.store, who, route, payload)
         answer_filter, applies = filters.BY_PATH.get(route.path, (None, None))
-        created = CREATED.get(route.path) if who.role is Role.USER else None
         if answer_filter is not None and applies is not None and applies(who):
             keep = answer_filter
 
-            def change(status: int, data: Any) -> Any:
+            def change_answer(status: int, data: Any) -> Any:
                 return keep(self.store, who, data) if status == 200 else data
 
+            await rewrite_json_answer(self.app, scope, receive, send, change_answer)
+        elif change is not None:
             await rewrite_json_answer(self.app, scope, receive, send, change)
-        elif created is not None:
-            kind, key_path = created
-
-            def grant_creator(status: int, data: Any) -> Any:
-                if status == 200:
-                    target = data
-                    for part in key_path:
-                        target = target[part]
-                    self.store.grant(who.name, kind, str(target), Level.MANAGE)
-                return data
-
-            await rewrite_json_answer(self.app, scope, receive, send, grant_creator)
         else:
             await self.app(scope, receive, send)
 
@@ -145,32 +175,48 @@ class Authorization:
         ids: list[str],
         payload: Any,
         query: dict[str, list[str]],
-    ) -> str | None:
+    ) -> Refusal | None:
         """Why the user may not do this, or None. Unknown resources are refused too."""
         target = self.resolver.resolve(route.resource, ids, _extra(payload, query))
-        if target.missing:
-            return (
-                f"{route.action}: {route.resource.value} {', '.join(ids)} does not exist "
-                "or is not where the request says"
-            )
-        reason = by_grants(self.store, who, route, target)
-        if reason is None and route.path in SOURCE_RUN:
-            # Registering a version from a run also reads that run.
-            run_id = payload.get("run_id") if isinstance(payload, dict) else None
-            if run_id:
-                source = self.resolver.resolve(Resource.RUN, [str(run_id)], {})
-                reading = replace(route, permission=Permission.READ)
-                if source.missing:
-                    return f"{route.action}: source run {run_id} does not exist"
-                reason = by_grants(self.store, who, reading, source)
-        return reason
+        hidden = not_found(route, route.resource, ids)
+        refusal = by_grants(self.store, who, route.action, route.permission, target, hidden)
+        return refusal or self._check_named(who, route, payload)
+
+    def _check_named(self, who: Principal, route: Route, payload: Any) -> Refusal | None:
+        """Every further object the body names, with the permission it needs."""
+        for item in named_in_body(route, payload):
+            target = self.resolver.resolve(item.resource, [item.id], {})
+            hidden = not_found(route, item.resource, [item.id])
+            refusal = by_grants(self.store, who, route.action, item.permission, target, hidden)
+            if refusal is not None:
+                return Refusal(refusal.status, refusal.error_code,
+                               f"{item.field}: {refusal.message}")
+        return None
+
+
+# Non-GET routes whose body names further objects (``named``) is parsed for them.
+_BODY_ROUTES = frozenset(
+    {
+        "/api/2.0/mlflow/model-versions/create",
+        "/api/2.0/mlflow/runs/log-metric",
+        "/api/2.0/mlflow/runs/log-batch",
+        "/api/2.0/mlflow/runs/outputs",
+        "/api/2.0/mlflow/runs/log-inputs",
+        "/api/2.0/mlflow/logged-models",
+        "/api/2.0/mlflow/registered-models/delete",
+        "/api/2.0/mlflow/registered-models/rename",
+    }
+)
 
 
 def _extra(payload: Any, query: dict[str, list[str]]) -> dict[str, Any]:
-    version = (payload or {}).get("version") if isinstance(payload, dict) else None
-    if version is None and query.get("version"):
-        version = query["version"][0]
-    return {"version": version}
+    extra: dict[str, Any] = {}
+    for name in ("version", "alias"):
+        value = payload.get(name) if isinstance(payload, dict) else None
+        if value is None and query.get(name):
+            value = query[name][0]
+        extra[name] = value
+    return extra
 
 
 async def _send_json(send: Send, data: Any) -> None:
@@ -186,3 +232,6 @@ async def _send_json(send: Send, data: Any) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+__all__ = ["DECISION_KEY", "Authorization", "Decision", "decision", "forbidden"]

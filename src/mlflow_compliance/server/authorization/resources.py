@@ -1,8 +1,11 @@
 """Resolving what a request names to the experiments or registered models it touches.
 
 Runs, logged models and artifact paths belong to an experiment; model versions
-to a registered model. Resolution also says whether the resource's compliance record
-declares personal data (``compliance.gdpr.personal_data = true``), for need-to-know.
+to a registered model. Resolution also says whether the resource declares personal data
+(``compliance.gdpr.personal_data``, read by the record's own parser), for need-to-know;
+sensitivity follows lineage: a logged model made from a personal-data run, and a model
+version registered from such a run or model, are personal data too, through every route
+that serves them or their files.
 """
 
 from __future__ import annotations
@@ -14,9 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from mlflow.exceptions import MlflowException
 
-from mlflow_compliance.server.authorization.table import Resource, Source, Where
-
-PERSONAL_DATA_TAG = "compliance.gdpr.personal_data"
+from mlflow_compliance.record import PERSONAL_DATA_TAG, declares_personal_data
+from mlflow_compliance.server.authorization.table import Resource
 
 # MLflow's own schema (runs, tags), read-only; the MLflow range is pinned and tested.
 RUN_QUERY = sa.text(
@@ -38,26 +40,7 @@ class Target:
 
 
 def _personal(tags: Mapping[str, str] | None) -> bool:
-    return (tags or {}).get(PERSONAL_DATA_TAG, "").lower() == "true"
-
-
-def values(where: tuple[Where, ...], params: Mapping[str, str], query: Mapping[str, list[str]],
-           body: Any) -> tuple[Where, list[str]] | None:
-    """The first ``where`` present in the request, and its value(s) as strings."""
-    for w in where:
-        raw: Any
-        if w.source is Source.PATH:
-            raw = params.get(w.name)
-        elif w.source is Source.QUERY:
-            got = query.get(w.name) or query.get(w.name + "[]")
-            raw = got if w.many else (got[0] if got else None)
-        else:
-            raw = body.get(w.name) if isinstance(body, dict) else None
-        if raw is None or raw == "" or raw == []:
-            continue
-        items = raw if isinstance(raw, list) else [raw]
-        return w, [str(v) for v in items]
-    return None
+    return declares_personal_data((tags or {}).get(PERSONAL_DATA_TAG))
 
 
 class Resolver:
@@ -101,14 +84,30 @@ class Resolver:
                     found = row.first()
                 if found is None:
                     return Target(EXPERIMENT, missing=True)
-                experiment_id, personal = str(found[0]), (found[1] or "").lower() == "true"
+                experiment_id, personal = str(found[0]), declares_personal_data(found[1])
             target.ids.append(experiment_id)
             target.personal_data |= personal
         return target
 
     def _logged_model(self, ids: list[str], extra: Mapping[str, Any]) -> Target:
         model = self._tracking().get_logged_model(ids[0])
-        return Target(EXPERIMENT, [model.experiment_id], _personal(model.tags))
+        target = Target(EXPERIMENT, [model.experiment_id], _personal(model.tags))
+        target.personal_data |= self.run_is_personal(model.source_run_id)
+        return target
+
+    def run_is_personal(self, run_id: str | None) -> bool:
+        """Whether a run (a model's source) declares personal data; a run that no longer
+        exists passes nothing on."""
+        if not run_id:
+            return False
+        source = self.resolve(Resource.RUN, [run_id], {})
+        return not source.missing and source.personal_data
+
+    def logged_model_is_personal(self, model_id: str | None) -> bool:
+        if not model_id:
+            return False
+        model = self.resolve(Resource.LOGGED_MODEL, [model_id], {})
+        return not model.missing and model.personal_data
 
     def _artifact(self, ids: list[str], extra: Mapping[str, Any]) -> Target:
         # Proxied artifacts live at "<experiment_id>/<run_id>/artifacts/..." or
@@ -135,8 +134,14 @@ class Resolver:
 
     def _model_version(self, ids: list[str], extra: Mapping[str, Any]) -> Target:
         target = Target(REGISTERED_MODEL, list(ids))
-        version = extra.get("version")
-        if version:
-            mv = self._registry().get_model_version(ids[0], str(version))
-            target.personal_data = _personal(mv.tags)
+        version, alias = extra.get("version"), extra.get("alias")
+        if version or alias:
+            registry = self._registry()
+            mv = (registry.get_model_version(ids[0], str(version)) if version
+                  else registry.get_model_version_by_alias(ids[0], str(alias)))
+            target.personal_data = (
+                _personal(mv.tags)
+                or self.run_is_personal(mv.run_id)
+                or self.logged_model_is_personal(getattr(mv, "model_id", None))
+            )
         return target

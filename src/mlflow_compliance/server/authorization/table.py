@@ -274,8 +274,9 @@ ROUTES: list[Route] = [
           P.EDIT, R.REGISTERED_MODEL, body("name")),
     route("DELETE", "/api/2.0/mlflow/registered-models/alias", "model_version.alias.delete",
           P.EDIT, R.REGISTERED_MODEL, body("name")),
+    # Reading an alias reads the version it points at (need-to-know follows the version).
     route("GET", "/api/2.0/mlflow/registered-models/alias", "registered_model.alias.read",
-          P.READ, R.REGISTERED_MODEL, query("name")),
+          P.READ, R.MODEL_VERSION, query("name")),
     # --- model versions --------------------------------------------------------------
     route("POST", "/api/2.0/mlflow/model-versions/create", "model_version.create", P.EDIT,
           R.MODEL_VERSION, body("name")),

@@ -1,0 +1,104 @@
+"""The request as MLflow will read it, or refused when MLflow could read it another way.
+
+MLflow's Flask handlers read a query with Werkzeug (``args.get(name)``: the first of
+repeated keys; ``x[]`` is another key), its FastAPI routes with Starlette (the last of
+repeated keys), and JSON bodies through protobuf's ``ParseDict``, which takes a
+field's snake_case name *or* its camelCase JSON name (``runId`` is ``run_id``).
+A layer that reads one spelling while the handler reads another authorizes one object
+and lets MLflow act on another. So a request that spells an identifying field in any
+way but the one canonical spelling (``x[]``, the same key twice, ``runId``) is refused
+with 400, and what remains is read exactly as every MLflow parser reads it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from mlflow_compliance.server.authorization.table import ROUTES, Route, Source, Where
+
+# Fields that name an object, a place or a state an authorization decision rests on,
+# besides every field the route table names.
+IDENTIFYING = frozenset(
+    {w.name for r in ROUTES for w in r.where}
+    | {
+        "run_id", "run_uuid", "run_ids", "experiment_id", "experiment_ids",
+        "experiment_name", "model_id", "model_ids", "source_run_id", "name", "new_name",
+        "version", "path", "source", "artifact_location", "artifact_uri", "dataset_id",
+        "dataset_ids", "trace_id", "trace_ids", "request_id", "request_ids", "alias",
+        "stage", "key", "tags", "models", "metrics", "datasets", "locations",
+    }
+)
+_CAMEL = re.compile(r"[a-z0-9][A-Z]")
+# How deep a JSON body is searched for camelCase spellings (log-batch metrics[].modelId).
+_DEPTH = 3
+
+
+def snake(key: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", lambda m: "_" + m[1].lower(), key)
+
+
+def spelling_problem(route: Route, query: Mapping[str, list[str]], body: Any) -> str | None:
+    """Why this request could be read two ways, or None; the message names the field."""
+    many = {w.name for w in route.where if w.source is Source.QUERY and w.many}
+    for key, got in query.items():
+        base = key[:-2] if key.endswith("[]") else key
+        if base in IDENTIFYING or snake(base) in IDENTIFYING:
+            if key != base:
+                return f"{key}: spell it {snake(base)} (repeat the key for a list)"
+            if base != snake(base):
+                return f"{key}: spell it {snake(base)}"
+            if len(got) > 1 and base not in many:
+                return f"{key}: given {len(got)} times; give it once"
+    return _camel_in(body, _DEPTH)
+
+
+def _camel_in(value: Any, depth: int) -> str | None:
+    if depth == 0:
+        return None
+    items: Iterable[Any]
+    if isinstance(value, dict):
+        for key in value:
+            if isinstance(key, str) and _CAMEL.search(key) and snake(key) in IDENTIFYING:
+                return f"{key}: spell it {snake(key)}"
+        items = value.values()
+    elif isinstance(value, list):
+        items = value[:10_000]
+    else:
+        return None
+    for item in items:
+        if isinstance(item, dict | list) and (problem := _camel_in(item, depth - 1)):
+            return problem
+    return None
+
+
+def values(where: tuple[Where, ...], params: Mapping[str, str],
+           query: Mapping[str, list[str]], body: Any) -> tuple[Where, list[str]] | None:
+    """The first ``where`` present in the request, and its value(s) as strings.
+
+    Only canonical spellings are read (``spelling_problem`` refused the others), the
+    way MLflow reads them: ``run_id or run_uuid``, an empty value counting as absent.
+    """
+    for w in where:
+        raw: Any
+        if w.source is Source.PATH:
+            raw = params.get(w.name)
+        elif w.source is Source.QUERY:
+            got = query.get(w.name)
+            raw = got if w.many else (got[0] if got else None)
+        else:
+            raw = body.get(w.name) if isinstance(body, dict) else None
+        if raw is None or raw == "" or raw == []:
+            continue
+        items = raw if isinstance(raw, list) else [raw]
+        return w, [str(v) for v in items]
+    return None
+
+
+def field(query: Mapping[str, list[str]], body: Any, name: str) -> Any:
+    """A single field MLflow reads from the body (or the query of a GET)."""
+    if isinstance(body, dict) and name in body:
+        return body[name]
+    got = query.get(name)
+    return got[0] if got else None
