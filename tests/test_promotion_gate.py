@@ -163,6 +163,24 @@ def test_a_changed_record_makes_the_sign_off_stale(tracking: Server) -> None:
     assert r.status_code == 403 and "stale" in r.json()["message"]
 
 
+def test_a_sign_off_does_not_survive_deleting_and_recreating_the_model(
+    tracking: Server,
+) -> None:
+    name = f"reborn-{uuid.uuid4().hex[:6]}"
+    version = model(name, COMPLIANT)
+    assert cli(tracking, "approve", name, version, "--note", "ok").returncode == 0
+    client = mlflow.MlflowClient()
+    old = client.get_model_version(name, version)
+    client.delete_registered_model(name)
+    client.create_registered_model(name)
+    model_id = old.model_id or old.source.removeprefix("models:/").split("/")[0]
+    again = client.create_model_version(name, old.source, run_id=old.run_id,
+                                        tags=dict(old.tags), model_id=model_id)
+    assert again.version == old.version and dict(again.tags) == dict(old.tags)
+    r = set_alias(tracking, name, "production", version)
+    assert r.status_code == 403 and "stale" in r.json()["message"], r.text
+
+
 def test_a_forged_sign_off_admits_nothing(tracking: Server) -> None:
     name = f"forged-{uuid.uuid4().hex[:6]}"
     version = model(name, COMPLIANT)
