@@ -311,3 +311,25 @@ def test_get_by_name_of_a_missing_experiment_answers_mlflows_not_found(
             {"experiment_name": f"none-{uuid.uuid4().hex[:6]}"})
     assert r.status_code == 404
     assert r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+# --- 9. bugs met on the way ----------------------------------------------------------
+
+def test_model_version_files_download_for_runs_and_logged_model_sources(
+    server: Server
+) -> None:
+    made = side(server)
+    admin = server.auth
+    assert admin is not None
+    for source, extra, path, content in [
+        (f"runs:/{made.run_id}", {"run_id": made.run_id}, "a.txt",
+         b"secret of " + made.run_id.encode()),
+        (f"models:/{made.model_id}", {"model_id": made.model_id}, "MLmodel",
+         b"flavors: {}\n"),
+    ]:
+        version = ok(api(server, "POST", "/api/2.0/mlflow/model-versions/create", admin,
+                         {"name": made.model, "source": source, **extra}))["model_version"]
+        r = api(server, "GET", "/model-versions/get-artifact", admin,
+                {"name": made.model, "version": version["version"], "path": path})
+        assert r.status_code == 200, r.text
+        assert r.content == content

@@ -60,7 +60,22 @@ def _model_version_root(query: Query, _: re.Match[str]) -> tuple[str, str] | Non
         return None
     uri = _get_model_registry_store().get_model_version_download_uri(
         query["name"], query["version"])
-    return str(uri), query["path"]
+    return _stored_root(str(uri)), query["path"]
+
+
+def _stored_root(uri: str) -> str:
+    """A version's ``runs:/`` or ``models:/m-...`` source as the artifact root it names.
+
+    MLflow's own handler resolves these through a REST client of this very server,
+    which inside the server has no tracking URI: every such version answered 500.
+    """
+    if match := re.match(r"^runs:/(?P<run_id>[^/]+)/?(?P<sub>.*)$", uri):
+        root = _get_tracking_store().get_run(match["run_id"]).info.artifact_uri
+    elif match := re.match(r"^models:/(?P<model_id>m-[^/]+)/?(?P<sub>.*)$", uri):
+        root = _get_tracking_store().get_logged_model(match["model_id"]).artifact_location
+    else:
+        return uri
+    return posixpath.join(root, match["sub"]) if match["sub"] else root
 
 
 def _logged_model_root(query: Query, match: re.Match[str]) -> tuple[str, str] | None:
