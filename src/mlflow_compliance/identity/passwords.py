@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import secrets
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -19,6 +22,17 @@ def verify_password(stored_hash: str, password: str) -> bool:
         return _hasher.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@functools.cache
+def decoy_hash() -> str:
+    """A hash of a secret nobody knows, made once per process with the real parameters.
+
+    Verified in place of a hash that does not exist (unknown name, account without a
+    password), so that refusing those costs what refusing a wrong password costs and a
+    401's delay does not tell which names exist.
+    """
+    return _hasher.hash(secrets.token_urlsafe(32))
 
 
 def password_problem(password: str) -> str | None:
