@@ -243,6 +243,17 @@ def test_personal_data_follows_lineage_to_models_versions_and_their_files(
         assert r.status_code == 404, (path, r.text)
         assert r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
         assert b"secret of" not in r.content
+    # ... and searches do not show them either.
+    models = ok(api(server, "POST", "/api/2.0/mlflow/logged-models/search", reader,
+                    {"experiment_ids": [personal.experiment_id]}))
+    assert personal.model_id not in str(models)
+    versions = ok(api(server, "GET", "/api/2.0/mlflow/model-versions/search", reader,
+                      {"filter": f"name = '{personal.model}'"}))
+    assert versions.get("model_versions", []) == []
+    registered = ok(api(server, "GET", "/api/2.0/mlflow/registered-models/search", reader,
+                        {"filter": f"name = '{personal.model}'"}))
+    assert [m["name"] for m in registered["registered_models"]] == [personal.model]
+    assert "latest_versions" not in registered["registered_models"][0]
 
 
 # --- 5. identity is bound to objects, not names ----------------------------------------

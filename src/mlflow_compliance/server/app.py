@@ -33,8 +33,10 @@ from mlflow_compliance.server.authentication.credentials import Authenticator
 from mlflow_compliance.server.authentication.layer import Authentication
 from mlflow_compliance.server.authentication.oidc import OidcSettings, OidcVerifier
 from mlflow_compliance.server.authorization.layer import Authorization
+from mlflow_compliance.server.browser import BrowserProtection
 from mlflow_compliance.server.claims import IdentityClaims
 from mlflow_compliance.server.encrypted_downloads import EncryptedDownloads
+from mlflow_compliance.server.limits import AnonymousLimits, SearchLimits
 from mlflow_compliance.server.no_delay import no_delay_on_tcp_sockets
 from mlflow_compliance.server.promotion_gate import Gate, PromotionGate
 from mlflow_compliance.server.seed_search import SeedSearch
@@ -102,10 +104,13 @@ def create_app() -> ASGIApp:
     app = ComplianceValidation(app)
     app = IdentityClaims(app)
     app = SurfaceHardening(app)
+    app = SearchLimits(app)
     app = Administration(app, store, audit, info)
     app = Authorization(app, store)
     app = SeedSearch(app)
+    app = AnonymousLimits(app)
     app = Authentication(app, authenticator)
+    app = BrowserProtection(app)
     if logging_on:
         app = AuditCapture(app, GroupWriter(audit))
     return app

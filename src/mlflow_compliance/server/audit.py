@@ -10,23 +10,33 @@ Inner layers leave what they learn in an ``AuditNotes`` object in the scope (cop
 the scope share it): the route and the JSON body, parsed once. Identity comes from the
 authentication layer's principal; nothing the client claims is recorded as identity.
 Request bodies, headers and credentials are never recorded.
+
+The entry names the object acted on, read as MLflow reads it: only the canonical
+spelling of a field (``run_id``, never ``run_id[]`` or ``runId``). Two kinds of route
+need more than the request: a create route's new object is named only in MLflow's
+answer, so small JSON answers of those routes are copied (not held back) as they pass;
+and no inner layer parses the JSON body of a trace route, so this layer reads it
+first, when it is small, and hands the same bytes on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mlflow_compliance.audit.entry import MAX_FIELD, Entry, clean, now_us
+from mlflow_compliance.audit.entry import MAX_ITEMS, Entry, clean, now_us
 from mlflow_compliance.audit.writer import AuditWriteFailed, GroupWriter
 from mlflow_compliance.identity.principal import SCOPE_KEY, Principal
 from mlflow_compliance.server.authorization.table import Route, Source, find
+from mlflow_compliance.server.body import BODY_KEY, JsonBody, parse_json
 from mlflow_compliance.server.errors import send_error
 from mlflow_compliance.server.routes import normalized
 
@@ -36,6 +46,35 @@ REQUEST_ID_HEADER = b"x-request-id"
 # Never a field that can hold a secret (password, token) or data (values, bodies).
 EXTRA_FIELDS = ("version", "alias", "key", "stage", "path", "kind", "target", "permission",
                 "role")
+# Trace routes name traces and experiments in these fields (query or JSON body) besides
+# their path parameters (trace_id, request_id): who read or changed which trace.
+TRACE_FIELDS = ("trace_id", "trace_ids", "request_id", "request_ids", "experiment_id",
+                "experiment_ids", "run_id", "locations")
+TRACE_ACTIONS = ("trace.", "assessment.")
+# Trace routes whose JSON body names the traces or experiments: read here, when small.
+TRACE_BODIES = frozenset({
+    "trace.info.batch.read", "trace.search", "trace.filter_correlation.calculate",
+    "trace.metrics.query", "trace.delete", "trace.legacy.delete", "trace.legacy.start",
+    "trace.run.link", "trace.prompts.link",
+})
+# Create routes: where MLflow's answer names what was created (resource, key path).
+CREATED: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "experiment.create": (("experiment_id", ("experiment_id",)),),
+    "run.create": (("run_id", ("run", "info", "run_id")),),
+    "run.promptlab.create": (("run_id", ("run", "info", "run_id")),),
+    "logged_model.create": (("model_id", ("model", "info", "model_id")),),
+    "registered_model.create": (("name", ("registered_model", "name")),),
+    "model_version.create": (("name", ("model_version", "name")),
+                             ("version", ("model_version", "version"))),
+    "trace.start": (("trace_id", ("trace", "trace_info", "trace_id")),
+                    ("experiment_id", ("trace", "trace_info", "trace_location",
+                                       "mlflow_experiment", "experiment_id"))),
+    "trace.legacy.start": (("request_id", ("trace_info", "request_id")),
+                           ("experiment_id", ("trace_info", "experiment_id"))),
+    "assessment.create": (("assessment_id", ("assessment", "assessment_id")),),
+}
+SMALL = 64 * 1024
+"""A create route's answer, or a trace route's body, is read only up to this size."""
 
 
 @dataclass
@@ -65,6 +104,7 @@ class _Exchange:
     held_start: Message | None = None
     recorded: bool = False
     refused: bool = False  # the entry could not be stored; the app's answer is dropped
+    answer: list[bytes] | None = None  # a copy of a small JSON answer of a create route
 
 
 class AuditCapture:
@@ -102,9 +142,18 @@ class AuditCapture:
                 headers = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id.encode())]
                 exchange.content_length = _content_length(headers)
                 exchange.held_start = {**message, "headers": headers}
+                if exchange.status == 200 and _names_created(_route(scope, notes), exchange,
+                                                             headers):
+                    exchange.answer = []
                 return
             if kind == "http.response.body":
-                exchange.bytes_out += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                exchange.bytes_out += len(chunk)
+                if exchange.answer is not None:  # copied, not held back
+                    if exchange.bytes_out > SMALL:
+                        exchange.answer = None
+                    else:
+                        exchange.answer.append(chunk)
                 length = exchange.content_length
                 complete = not message.get("more_body", False) or (
                     length is not None and exchange.bytes_out >= length
@@ -128,7 +177,12 @@ class AuditCapture:
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, durable_send)
+            inner_receive: Receive = counting_receive
+            if scope["method"] == "POST" and "trace" in scope["path"]:
+                route = _route(scope, notes)
+                if route is not None and route.action in TRACE_BODIES:
+                    inner_receive = await _read_small_json(scope, notes, counting_receive)
+            await self.app(scope, inner_receive, durable_send)
         except BaseException:
             if not exchange.recorded:
                 exchange.status = exchange.status or 500
@@ -149,6 +203,51 @@ def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     return None
 
 
+def _route(scope: Scope, notes: AuditNotes) -> Route | None:
+    """The request's route: as the authorization layer noted it, else looked up once."""
+    if notes.route is None:
+        found = find(scope["method"], normalized(scope["path"]))
+        if found is not None:
+            notes.route, notes.params = found
+    return notes.route
+
+
+def _names_created(
+    route: Route | None, exchange: _Exchange, headers: list[tuple[bytes, bytes]]
+) -> bool:
+    """Whether this is a small JSON success of a create route: worth a copy."""
+    if route is None or route.action not in CREATED or exchange.status != 200:
+        return False
+    if exchange.content_length is not None and exchange.content_length > SMALL:
+        return False
+    return any(k.lower() == b"content-type" and b"json" in v for k, v in headers)
+
+
+async def _read_small_json(scope: Scope, notes: AuditNotes, receive: Receive) -> Receive:
+    """Read the request body if it is at most ``SMALL`` bytes and note it parsed as JSON;
+    the receive to hand on, which gives the app every message read here, unchanged."""
+    read: deque[Message] = deque()
+    size = 0
+    while True:
+        message = await receive()
+        read.append(message)
+        if message["type"] != "http.request":
+            break  # disconnected: the app learns it in turn
+        size += len(message.get("body", b""))
+        if size > SMALL:
+            break  # too large to name anything from: passed on as it comes
+        if not message.get("more_body", False):
+            raw = b"".join(m.get("body", b"") for m in read)
+            notes.payload = parse_json(raw)
+            scope.setdefault(BODY_KEY, JsonBody(raw, notes.payload))  # parsed once (body.py)
+            break
+
+    async def receive_again() -> Message:
+        return read.popleft() if read else await receive()
+
+    return receive_again
+
+
 def _entry(
     scope: Scope,
     notes: AuditNotes,
@@ -158,11 +257,7 @@ def _entry(
     duration_us: int,
 ) -> Entry:
     method = scope["method"]
-    route, params = notes.route, notes.params
-    if route is None:
-        found = find(method, normalized(scope["path"]))
-        if found is not None:
-            route, params = found
+    route, params = _route(scope, notes), notes.params
     who: Principal | None = scope.get(SCOPE_KEY)
     if who is not None:
         name, how = who.name, who.method
@@ -171,6 +266,9 @@ def _entry(
     else:
         name, how = "anonymous", "anonymous"
     client = scope.get("client")
+    named = _resources(scope, route, params, notes)
+    if route is not None and exchange.answer:
+        named.update(_created(route, b"".join(exchange.answer)))
     return Entry(
         time_us=arrived,
         request_id=request_id,
@@ -180,7 +278,7 @@ def _entry(
         method=clean(method, 16),
         route=route.path if route else clean(scope["path"]),
         action=route.action if route else "unknown.route",
-        resources=Entry.resources_json(_resources(scope, route, params, notes)),
+        resources=Entry.resources_json(named),
         status=exchange.status,
         bytes_in=exchange.bytes_in,
         bytes_out=exchange.bytes_out,
@@ -191,34 +289,81 @@ def _entry(
 def _resources(
     scope: Scope, route: Route | None, params: dict[str, str], notes: AuditNotes
 ) -> dict[str, Any]:
-    """What the request names: the route's resource fields, from path, query or body."""
+    """What the request names: the route's resource fields, from path, query or body.
+
+    Exact field names only, as MLflow reads them; a key given twice is named with every
+    value it was given.
+    """
     query = notes.query
     if query is None:
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        raw_query = scope.get("query_string", b"")
+        query = parse_qs(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query \
+            else {}
     body = notes.payload if isinstance(notes.payload, dict) else {}
     named: dict[str, Any] = {}
     wanted = [(w.source, w.name) for w in route.where] if route else []
     wanted += [(Source.PATH, name) for name in params]
+    extra: tuple[str, ...] = EXTRA_FIELDS
+    if route is not None and route.action.startswith(TRACE_ACTIONS):
+        extra += TRACE_FIELDS
     for source in (Source.QUERY, Source.JSON):
-        wanted += [(source, name) for name in EXTRA_FIELDS]
+        wanted += [(source, name) for name in extra]
     for source, name in wanted:
         if name in named:
             continue
+        value: Any
         if source is Source.PATH:
-            value: Any = params.get(name)
+            value = params.get(name)
         elif source is Source.QUERY:
-            got = query.get(name) or query.get(name + "[]")
-            value = got[0] if got and len(got) == 1 else got
+            got = query.get(name, [])
+            value = got[0] if len(got) == 1 else got
+        elif name == "locations":
+            value = _locations(body.get(name))
         else:
             value = body.get(name)
-        if value not in (None, "", []) and isinstance(value, str | int | list):
-            named[name] = _short(value)
-    for name, value in notes.decision.items():
-        named[name] = _short(value)
+        value = _named(value)
+        if value:
+            named[name] = value
+    named.update(notes.decision)
     return named
 
 
-def _short(value: Any) -> Any:
+def _named(value: Any) -> str | list[str] | None:
+    """A value as the entry names it: text, or a list of text; None for anything else."""
+    if isinstance(value, str | int | float):
+        return str(value)
     if isinstance(value, list):
-        return [clean(str(v), 256) for v in value[:50]]
-    return clean(str(value), MAX_FIELD)
+        return [str(v) for v in value[:MAX_ITEMS] if isinstance(v, str | int | float)]
+    return None
+
+
+def _locations(value: Any) -> list[str] | None:
+    """The experiments (or tables) of a trace search's ``locations``, canonical names."""
+    if not isinstance(value, list):
+        return None
+    found = []
+    for location in value[:MAX_ITEMS]:
+        if not isinstance(location, dict):
+            continue
+        for kind, key in (("mlflow_experiment", "experiment_id"),
+                          ("inference_table", "full_table_name")):
+            place = location.get(kind)
+            if isinstance(place, dict) and isinstance(place.get(key), str | int):
+                found.append(str(place[key]))
+    return found
+
+
+def _created(route: Route, answer: bytes) -> dict[str, str]:
+    """What a create route's JSON answer names as created."""
+    try:
+        data = json.loads(answer)
+    except ValueError:
+        return {}
+    named = {}
+    for name, key_path in CREATED.get(route.action, ()):
+        value = data
+        for key in key_path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, str | int) and value != "":
+            named[name] = str(value)
+    return named

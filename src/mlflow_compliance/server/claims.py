@@ -12,18 +12,14 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlflow_compliance.identity.principal import ANONYMOUS, SCOPE_KEY, Principal
+from mlflow_compliance.server.authorization.layer import decided_route
 from mlflow_compliance.server.body import BodyTooLarge, json_body, with_body
 from mlflow_compliance.server.errors import send_error, send_too_large
-from mlflow_compliance.server.routes import normalized
 from mlflow_compliance.server.validation import tags_in
 
 USER_TAG = "mlflow.user"
-RUN_CREATE = {"/api/2.0/mlflow/runs/create", "/ajax-api/2.0/mlflow/runs/create"}
-TAG_WRITES = {
-    f"/{api}/2.0/mlflow/runs/{route}"
-    for api in ("api", "ajax-api")
-    for route in ("set-tag", "log-batch")
-}
+RUN_CREATE = "/api/2.0/mlflow/runs/create"
+TAG_WRITES = {"/api/2.0/mlflow/runs/set-tag", "/api/2.0/mlflow/runs/log-batch"}
 
 
 class IdentityClaims:
@@ -31,8 +27,8 @@ class IdentityClaims:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = normalized(scope["path"]) if scope["type"] == "http" else ""
-        if scope.get("method") != "POST" or (path not in RUN_CREATE and path not in TAG_WRITES):
+        path = decided_route(scope)
+        if scope.get("method") != "POST" or (path != RUN_CREATE and path not in TAG_WRITES):
             await self.app(scope, receive, send)
             return
         try:

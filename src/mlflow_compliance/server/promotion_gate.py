@@ -14,7 +14,6 @@ into the request's audit entry.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -29,12 +28,12 @@ from mlflow_compliance.checks.packs import evaluate
 from mlflow_compliance.checks.targets import record_digest, run_target, version_target
 from mlflow_compliance.identity.principal import SCOPE_KEY, Clearance, Principal, Role
 from mlflow_compliance.server.audit import note
+from mlflow_compliance.server.authorization.layer import decided_route
 from mlflow_compliance.server.body import BodyTooLarge, json_body
 from mlflow_compliance.server.errors import send_error, send_too_large
-from mlflow_compliance.server.routes import normalized
 
-ALIAS_SET = re.compile(r"^/(?:ajax-)?api/2\.0/mlflow/registered-models/alias$")
-STAGE_SET = re.compile(r"^/(?:ajax-)?api/2\.0/mlflow/model-versions/transition-stage$")
+ALIAS_SET = "/api/2.0/mlflow/registered-models/alias"
+STAGE_SET = "/api/2.0/mlflow/model-versions/transition-stage"
 APPROVE = "/api/2.0/compliance/model-versions/approve"
 APPROVALS = "/api/2.0/compliance/model-versions/approvals"
 MAX_NOTE = 2000
@@ -128,11 +127,11 @@ class PromotionGate:
         if scope["type"] != "http" or scope["method"] not in ("POST", "GET"):
             await self.app(scope, receive, send)
             return
-        path = normalized(scope["path"])
+        path = decided_route(scope)
         try:
-            if scope["method"] == "POST" and ALIAS_SET.match(path):
+            if scope["method"] == "POST" and path == ALIAS_SET:
                 receive = await self._gate_alias(scope, receive)
-            elif scope["method"] == "POST" and STAGE_SET.match(path):
+            elif scope["method"] == "POST" and path == STAGE_SET:
                 receive = await self._gate_stage(scope, receive)
             elif scope["method"] == "POST" and path == APPROVE:
                 await self._approve(scope, receive, send)

@@ -18,16 +18,17 @@ def _api(pattern: str) -> re.Pattern[str]:
     return re.compile(rf"^{prefix}/(?:ajax-)?api/{pattern}$")
 
 
-TAG_WRITES = _api(
-    r"(?:2\.0/mlflow/(?:"
+TAG_WRITES = re.compile(
+    r"^/(?:ajax-)?api/(?:2\.0/mlflow/(?:"
     r"runs/(?:create|set-tag|log-batch|log-inputs)"
     r"|experiments/(?:create|set-experiment-tag)"
     r"|registered-models/(?:create|set-tag)"
     r"|model-versions/(?:create|set-tag)"
     r"|logged-models(?:/[^/]+/tags)?"
-    r")|3\.0/mlflow/datasets/(?:create|[^/]+/tags))"
+    r")|3\.0/mlflow/datasets/(?:create|[^/]+/tags))$"
 )
-"""Every route that writes run, experiment, model, dataset or logged-model tags."""
+"""Every route (as the authorization table names it) that writes run, experiment, model,
+dataset or logged-model tags."""
 
 TAG_WRITE_METHODS = frozenset({"POST", "PATCH"})
 

@@ -21,32 +21,39 @@ import ipaddress
 import re
 import socket
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mlflow_compliance.server.authorization.layer import decision
 from mlflow_compliance.server.body import BodyTooLarge, json_body
 from mlflow_compliance.server.errors import send_error, send_forbidden, send_too_large
-from mlflow_compliance.server.routes import normalized
 
-API = r"^/(?:ajax-)?api/2\.0/"
-ARTIFACT_ROUTE = re.compile(API + r"mlflow-artifacts/artifacts(?:/(?P<path>.*))?$")
-DIRECT_TRANSFER = re.compile(API + r"(?:mlflow-artifacts/mpu/|mlflow/artifacts/presigned-)")
-EXPERIMENT_CREATE = re.compile(API + r"mlflow/experiments/create$")
-VERSION_CREATE = re.compile(API + r"mlflow/model-versions/create$")
-WEBHOOK_WRITE = re.compile(API + r"mlflow/webhooks(?:/[^/]+)?$")
-DOWNLOAD = re.compile(
-    r"^/(?:(?:ajax-)?api/2\.0/mlflow-artifacts/artifacts/.+|get-artifact|"
-    r"model-versions/get-artifact|(?:ajax-)?api/2\.0/mlflow/logged-models/[^/]+/artifacts/files|"
-    r"(?:ajax-)?api/[23]\.0/mlflow/get-trace-artifact)$"
+# Routes by the authorization table's path (the layer's decision in the scope), so no
+# spelling of a path reaches MLflow without the check its route needs.
+ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
+ARTIFACT_FILE = "/api/2.0/mlflow-artifacts/artifacts/{artifact_path:path}"
+DIRECT_TRANSFER = (
+    "/api/2.0/mlflow-artifacts/mpu/", "/api/2.0/mlflow-artifacts/presigned/",
+    "/api/2.0/mlflow/artifacts/presigned-",
 )
+EXPERIMENT_CREATE = "/api/2.0/mlflow/experiments/create"
+VERSION_CREATE = "/api/2.0/mlflow/model-versions/create"
+WEBHOOK_WRITES = {"/api/2.0/mlflow/webhooks", "/api/2.0/mlflow/webhooks/{webhook_id}"}
+BODY_CHECKED = {EXPERIMENT_CREATE, VERSION_CREATE, *WEBHOOK_WRITES}
+DOWNLOADS = {
+    ARTIFACT_FILE, "/get-artifact", "/model-versions/get-artifact",
+    "/api/2.0/mlflow/logged-models/{model_id}/artifacts/files",
+    "/api/3.0/mlflow/get-trace-artifact", "/api/2.0/mlflow/get-trace-artifact",
+}
 SANDBOX = [
     (b"content-security-policy", b"sandbox; default-src 'none'"),
     (b"x-content-type-options", b"nosniff"),
 ]
-PATH_QUERY_ROUTES = re.compile(
-    r"(?:^/get-artifact$|^/model-versions/get-artifact$|" + API + r"mlflow/artifacts/list$)"
-)
+PATH_QUERY_ROUTES = {
+    ARTIFACTS, ARTIFACT_FILE, "/get-artifact", "/model-versions/get-artifact",
+    "/api/2.0/mlflow/artifacts/list",
+}
 
 
 def unsafe_path(path: str) -> str | None:
@@ -118,45 +125,43 @@ class SurfaceHardening:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = normalized(scope["path"])
-        if DIRECT_TRANSFER.match(path):
+        found = decision(scope)
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        route = found.route.path
+        if route.startswith(DIRECT_TRANSFER):
             await send_forbidden(
                 send, "direct transfers to storage are off: artifacts go through the server"
             )
             return
-        problem = self._path_problem(scope, path)
-        if (
-            problem is None
-            and scope["method"] in ("POST", "PATCH", "PUT")
-            and (
-                EXPERIMENT_CREATE.match(path)
-                or VERSION_CREATE.match(path)
-                or WEBHOOK_WRITE.match(path)
-            )
+        problem = self._path_problem(scope, route, found.params, found.query)
+        if problem is None and scope["method"] in ("POST", "PATCH", "PUT") and (
+            route in BODY_CHECKED
         ):
             try:
                 payload, receive = await json_body(scope, receive)
             except BodyTooLarge:
                 await send_too_large(send)
                 return
-            problem = self._body_problem(path, payload)
+            problem = self._body_problem(route, payload)
         if problem is not None:
             await send_error(send, 400, "INVALID_PARAMETER_VALUE", problem)
             return
-        if scope["method"] == "GET" and DOWNLOAD.match(path):
+        if scope["method"] == "GET" and route in DOWNLOADS:
             send = _sandboxed(send)
         await self.app(scope, receive, send)
 
     @staticmethod
-    def _path_problem(scope: Scope, path: str) -> str | None:
-        artifact = ARTIFACT_ROUTE.match(path)
-        raw_path = scope.get("raw_path") or b""
+    def _path_problem(
+        scope: Scope, route: str, params: dict[str, str], query: dict[str, list[str]]
+    ) -> str | None:
         candidates: list[tuple[str, str]] = []
-        if artifact and artifact["path"]:
-            candidates.append(("artifact path", artifact["path"]))
+        if route == ARTIFACT_FILE:
+            raw_path = scope.get("raw_path") or b""
+            candidates.append(("artifact path", params.get("artifact_path", "")))
             candidates.append(("artifact path", raw_path.decode("latin-1")))
-        if artifact or PATH_QUERY_ROUTES.match(path):
-            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        if route in PATH_QUERY_ROUTES:
             candidates += [("path", p) for p in query.get("path", [])]
         for name, value in candidates:
             if name == "artifact path" and value.startswith("/"):
@@ -168,14 +173,14 @@ class SurfaceHardening:
     @staticmethod
     def _body_problem(path: str, payload: Any) -> str | None:
         data = payload if isinstance(payload, dict) else {}
-        if EXPERIMENT_CREATE.match(path) and data.get("artifact_location"):
+        if path == EXPERIMENT_CREATE and data.get("artifact_location"):
             return (
                 "artifact_location: not allowed; the server stores every experiment's "
                 "artifacts itself (mlflow-artifacts:/)"
             )
-        if VERSION_CREATE.match(path):
+        if path == VERSION_CREATE:
             return source_problem(data.get("source"), data.get("run_id"), data.get("model_id"))
-        if WEBHOOK_WRITE.match(path) and "url" in data:
+        if path in WEBHOOK_WRITES and "url" in data:
             return webhook_problem(data.get("url"))
         return None
 

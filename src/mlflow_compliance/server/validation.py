@@ -14,9 +14,10 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlflow_compliance.record import check_tags
+from mlflow_compliance.server.authorization.layer import decided_route
 from mlflow_compliance.server.body import BodyTooLarge, json_body
 from mlflow_compliance.server.errors import send_error, send_too_large
-from mlflow_compliance.server.routes import TAG_WRITE_METHODS, TAG_WRITES, normalized
+from mlflow_compliance.server.routes import TAG_WRITE_METHODS, TAG_WRITES
 
 
 def tags_in(payload: Any) -> Iterator[tuple[str, str]]:
@@ -52,11 +53,8 @@ class ComplianceValidation:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] not in TAG_WRITE_METHODS
-            or not TAG_WRITES.match(normalized(scope["path"]))
-        ):
+        path = decided_route(scope)
+        if path is None or scope["method"] not in TAG_WRITE_METHODS or not TAG_WRITES.match(path):
             await self.app(scope, receive, send)
             return
         try:

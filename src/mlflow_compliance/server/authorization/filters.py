@@ -1,19 +1,28 @@
-"""Search results a caller may not see are removed before they leave the server.
+"""Search results a caller may not see, and whose searches are filtered.
 
 MLflow's searches over experiments and registered models take no single resource to
 check, so their answers are filtered: only experiments and models the caller holds a
-grant on, and no run or model version whose record declares personal data unless the
-caller is cleared for it.
+grant on, and no run, logged model or model version whose record declares personal
+data unless the caller is cleared for it. Each search has a view: one item as the
+caller may see it, or None when it is hidden. ``paging`` answers the search with the
+visible items only, paged as if the hidden ones did not exist.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+import anyio.to_thread
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlflow_compliance.identity.principal import Principal, Role
 from mlflow_compliance.identity.store import GrantKind, IdentityStore
-from mlflow_compliance.server.authorization.resources import PERSONAL_DATA_TAG
+from mlflow_compliance.record import PERSONAL_DATA_TAG, declares_personal_data
+from mlflow_compliance.server.authorization import paging
+from mlflow_compliance.server.authorization.paging import Search, View
+from mlflow_compliance.server.authorization.resources import Resolver
 
 
 def _tags(item: dict[str, Any], *path: str) -> dict[str, str]:
@@ -24,60 +33,81 @@ def _tags(item: dict[str, Any], *path: str) -> dict[str, str]:
 
 
 def _personal(tags: dict[str, str]) -> bool:
-    return (tags.get(PERSONAL_DATA_TAG) or "").lower() == "true"
+    return declares_personal_data(tags.get(PERSONAL_DATA_TAG))
 
 
-Filter = Callable[[IdentityStore, Principal, dict[str, Any]], dict[str, Any]]
+class Lineage:
+    """Whether a logged model or model version is personal data through what it was made
+    from (its source run, its logged model), each source looked up once per request."""
+
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = resolver
+        self._runs: dict[str, bool] = {}
+        self._models: dict[str, bool] = {}
+
+    def run(self, run_id: Any) -> bool:
+        if not run_id:
+            return False
+        if run_id not in self._runs:
+            self._runs[run_id] = self.resolver.run_is_personal(str(run_id))
+        return self._runs[run_id]
+
+    def model(self, model_id: Any) -> bool:
+        if not model_id:
+            return False
+        if model_id not in self._models:
+            self._models[model_id] = self.resolver.logged_model_is_personal(str(model_id))
+        return self._models[model_id]
+
+    def version(self, v: dict[str, Any]) -> bool:
+        return _personal(_tags(v)) or self.run(v.get("run_id")) or self.model(v.get("model_id"))
 
 
-def experiments(store: IdentityStore, who: Principal, answer: dict[str, Any]) -> dict[str, Any]:
-    if who.role is Role.USER:
-        allowed = store.readable(who.name, GrantKind.EXPERIMENT)
-        answer["experiments"] = [
-            e for e in answer.get("experiments", []) if e.get("experiment_id") in allowed
-        ]
-    return answer
+def experiments(store: IdentityStore, who: Principal, resolver: Resolver) -> View:
+    allowed = store.readable(who.name, GrantKind.EXPERIMENT)
+    return lambda e: e if e.get("experiment_id") in allowed else None
 
 
-def runs(store: IdentityStore, who: Principal, answer: dict[str, Any]) -> dict[str, Any]:
-    if not who.cleared_for_personal_data:
-        answer["runs"] = [r for r in answer.get("runs", []) if not _personal(_tags(r, "data"))]
-    return answer
+def runs(store: IdentityStore, who: Principal, resolver: Resolver) -> View:
+    return lambda r: None if _personal(_tags(r, "data")) else r
 
 
-def logged_models(store: IdentityStore, who: Principal, answer: dict[str, Any]) -> dict[str, Any]:
-    if not who.cleared_for_personal_data:
-        answer["models"] = [m for m in answer.get("models", []) if not _personal(_tags(m, "info"))]
-    return answer
+def logged_models(store: IdentityStore, who: Principal, resolver: Resolver) -> View:
+    lineage = Lineage(resolver)
+
+    def view(m: dict[str, Any]) -> dict[str, Any] | None:
+        info = m.get("info") or {}
+        return None if _personal(_tags(m, "info")) or lineage.run(info.get("source_run_id")) \
+            else m
+
+    return view
 
 
-def registered_models(
-    store: IdentityStore, who: Principal, answer: dict[str, Any]
-) -> dict[str, Any]:
-    if who.role is Role.USER:
-        allowed = store.readable(who.name, GrantKind.REGISTERED_MODEL)
-        answer["registered_models"] = [
-            m for m in answer.get("registered_models", []) if m.get("name") in allowed
-        ]
-        for m in answer["registered_models"]:
-            m["latest_versions"] = [
-                v
-                for v in m.get("latest_versions", [])
-                if who.cleared_for_personal_data or not _personal(_tags(v))
-            ]
-    return answer
+def registered_models(store: IdentityStore, who: Principal, resolver: Resolver) -> View:
+    allowed = store.readable(who.name, GrantKind.REGISTERED_MODEL)
+    lineage = Lineage(resolver)
+
+    def view(m: dict[str, Any]) -> dict[str, Any] | None:
+        if m.get("name") not in allowed:
+            return None
+        if who.cleared_for_personal_data or "latest_versions" not in m:
+            return m
+        # The model is shown; its latest versions that declare personal data are not.
+        latest = [v for v in m["latest_versions"] or [] if not lineage.version(v)]
+        return {k: v for k, v in m.items() if k != "latest_versions"} | (
+            {"latest_versions": latest} if latest else {}
+        )
+
+    return view
 
 
-def model_versions(store: IdentityStore, who: Principal, answer: dict[str, Any]) -> dict[str, Any]:
-    if who.role is Role.USER:
-        allowed = store.readable(who.name, GrantKind.REGISTERED_MODEL)
-        answer["model_versions"] = [
-            v
-            for v in answer.get("model_versions", [])
-            if v.get("name") in allowed
-            and (who.cleared_for_personal_data or not _personal(_tags(v)))
-        ]
-    return answer
+def model_versions(store: IdentityStore, who: Principal, resolver: Resolver) -> View:
+    allowed = store.readable(who.name, GrantKind.REGISTERED_MODEL)
+    cleared = who.cleared_for_personal_data
+    lineage = Lineage(resolver)
+    return lambda v: (
+        v if v.get("name") in allowed and (cleared or not lineage.version(v)) else None
+    )
 
 
 def _users(who: Principal) -> bool:
@@ -88,11 +118,32 @@ def _uncleared(who: Principal) -> bool:
     return not who.cleared_for_personal_data
 
 
-# Which searches are filtered, and for whom (an unfiltered answer streams through as is).
-BY_PATH: dict[str, tuple[Filter, Callable[[Principal], bool]]] = {
-    "/api/2.0/mlflow/experiments/search": (experiments, _users),
-    "/api/2.0/mlflow/runs/search": (runs, _uncleared),
-    "/api/2.0/mlflow/logged-models/search": (logged_models, _uncleared),
-    "/api/2.0/mlflow/registered-models/search": (registered_models, _users),
-    "/api/2.0/mlflow/model-versions/search": (model_versions, _users),
+@dataclass(frozen=True)
+class SearchFilter:
+    search: Search  # the search, and the answer's list of what it found (search.items)
+    applies: Callable[[Principal], bool]  # whose answers are filtered; others pass as is
+    # reads the grants once; the view it gives may read the stores (lineage)
+    view: Callable[[IdentityStore, Principal, Resolver], View]
+
+    async def answer(
+        self, app: ASGIApp, scope: Scope, receive: Receive, send: Send,
+        store: IdentityStore, who: Principal, resolver: Resolver,
+    ) -> None:
+        """Answer the search with what ``who`` may see (``paging.answer_visible``)."""
+        view = await anyio.to_thread.run_sync(self.view, store, who, resolver)
+        await paging.answer_visible(app, scope, receive, send, self.search, view)
+
+
+BY_PATH: dict[str, SearchFilter] = {
+    "/api/2.0/mlflow/experiments/search": SearchFilter(paging.EXPERIMENTS, _users, experiments),
+    "/api/2.0/mlflow/runs/search": SearchFilter(paging.RUNS, _uncleared, runs),
+    "/api/2.0/mlflow/logged-models/search": SearchFilter(
+        paging.LOGGED_MODELS, _uncleared, logged_models
+    ),
+    "/api/2.0/mlflow/registered-models/search": SearchFilter(
+        paging.REGISTERED_MODELS, _users, registered_models
+    ),
+    "/api/2.0/mlflow/model-versions/search": SearchFilter(
+        paging.MODEL_VERSIONS, _users, model_versions
+    ),
 }

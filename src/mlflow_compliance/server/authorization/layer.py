@@ -67,6 +67,13 @@ def decision(scope: Scope) -> Decision | None:
     return found
 
 
+def decided_route(scope: Scope) -> str | None:
+    """The table's path of the route this request was allowed on (``/api/...`` for its
+    ``/ajax-api/`` twin too), or None outside an allowed HTTP request."""
+    found = decision(scope) if scope["type"] == "http" else None
+    return found.route.path if found else None
+
+
 def _reads_body(route: Route, method: str) -> bool:
     return (
         any(w.source is Source.JSON for w in route.where)
@@ -155,14 +162,10 @@ class Authorization:
                 await send_error(send, refusal.status, refusal.error_code, refusal.message)
                 return
         change = ownership.after(self.store, who, route, payload)
-        answer_filter, applies = filters.BY_PATH.get(route.path, (None, None))
-        if answer_filter is not None and applies is not None and applies(who):
-            keep = answer_filter
-
-            def change_answer(status: int, data: Any) -> Any:
-                return keep(self.store, who, data) if status == 200 else data
-
-            await rewrite_json_answer(self.app, scope, receive, send, change_answer)
+        search_filter = filters.BY_PATH.get(route.path)
+        if search_filter is not None and search_filter.applies(who):
+            await search_filter.answer(self.app, scope, receive, send, self.store, who,
+                                       self.resolver)
         elif change is not None:
             await rewrite_json_answer(self.app, scope, receive, send, change)
         else:
@@ -234,4 +237,4 @@ async def _send_json(send: Send, data: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-__all__ = ["DECISION_KEY", "Authorization", "Decision", "decision", "forbidden"]
+__all__ = ["DECISION_KEY", "Authorization", "Decision", "decided_route", "decision", "forbidden"]
