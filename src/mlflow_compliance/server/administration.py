@@ -31,6 +31,7 @@ from mlflow_compliance.identity.store import (
     parse_level,
     parse_role,
 )
+from mlflow_compliance.server.errors import error_response
 
 PREFIX = "/api/2.0/compliance/"
 KINDS = {"experiment": GrantKind.EXPERIMENT, "model": GrantKind.REGISTERED_MODEL}
@@ -82,19 +83,16 @@ def endpoint(
             except ValueError:
                 data = None  # type: ignore[assignment]
             if not isinstance(data, dict):
-                return _error(400, "INVALID_PARAMETER_VALUE", "request body: not a JSON object")
+                return error_response(
+                    400, "INVALID_PARAMETER_VALUE", "request body: not a JSON object")
         try:
             return JSONResponse(await run_in_threadpool(handler, store, data))
         except NotFound as e:
-            return _error(404, "RESOURCE_DOES_NOT_EXIST", str(e))
+            return error_response(404, "RESOURCE_DOES_NOT_EXIST", str(e))
         except (IdentityError, InvalidQuery) as e:
-            return _error(400, "INVALID_PARAMETER_VALUE", str(e))
+            return error_response(400, "INVALID_PARAMETER_VALUE", str(e))
 
     return run
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error_code": code, "message": message}, status_code=status)
 
 
 def create_user(store: IdentityStore, data: dict[str, Any]) -> Any:

@@ -39,6 +39,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlflow_compliance.encryption.repository import EncryptedArtifactRepository
 from mlflow_compliance.encryption.scope import SCHEME_PREFIX
+from mlflow_compliance.server.errors import send_mlflow_exception
 from mlflow_compliance.server.routes import normalized
 
 DOWNLOAD = re.compile(r"^/(?:ajax-)?api/2\.0/mlflow-artifacts/artifacts/(?P<path>.+)$")
@@ -130,7 +131,7 @@ class EncryptedDownloads:
         try:
             stored = await self._stored_path(path, scope.get("query_string", b""))
         except MlflowException as error:
-            await _send_mlflow_error(send, error)
+            await send_mlflow_exception(send, error)
             return
         if stored is None:
             await self.app(scope, receive, send)
@@ -153,7 +154,7 @@ class EncryptedDownloads:
         try:
             artifact = await asyncio.to_thread(repository.open_artifact, path)
         except MlflowException as error:
-            await _send_mlflow_error(send, error)
+            await send_mlflow_exception(send, error)
             return
         # One segment is always held back until the next one (or the end of the file)
         # authenticates: the last bytes go out only once the whole file verified, so a
@@ -165,7 +166,7 @@ class EncryptedDownloads:
             following = await asyncio.to_thread(next, chunks, None)
         except MlflowException as error:
             artifact.close()
-            await _send_mlflow_error(send, error)
+            await send_mlflow_exception(send, error)
             return
         name = posixpath.basename(path)
         await send({
@@ -185,14 +186,3 @@ class EncryptedDownloads:
         finally:
             artifact.close()
         await send({"type": "http.response.body", "body": held or b"", "more_body": False})
-
-
-async def _send_mlflow_error(send: Send, error: MlflowException) -> None:
-    body = error.serialize_as_json().encode()
-    await send({
-        "type": "http.response.start",
-        "status": error.get_http_status_code(),
-        "headers": [(b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode())],
-    })
-    await send({"type": "http.response.body", "body": body})

@@ -4,8 +4,13 @@ clients show them as they show MLflow's: ``{"error_code": ..., "message": ...}``
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
+from starlette.responses import JSONResponse
 from starlette.types import Send
+
+if TYPE_CHECKING:
+    from mlflow.exceptions import MlflowException
 
 
 async def send_error(
@@ -51,3 +56,20 @@ async def send_invalid(send: Send, message: str) -> None:
 async def send_too_large(send: Send) -> None:
     """413: a body a layer must read is larger than it will buffer (server/body.py)."""
     await send_error(send, 413, "RESOURCE_EXHAUSTED", "request body: too large")
+
+
+async def send_mlflow_exception(send: Send, error: MlflowException) -> None:
+    """An MlflowException raised while a layer reads MLflow's stores, as MLflow sends it."""
+    body = error.serialize_as_json().encode()
+    await send({
+        "type": "http.response.start",
+        "status": error.get_http_status_code(),
+        "headers": [(b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode())],
+    })
+    await send({"type": "http.response.body", "body": body})
+
+
+def error_response(status: int, error_code: str, message: str) -> JSONResponse:
+    """The same shape for endpoints built on Starlette's Router (administration)."""
+    return JSONResponse({"error_code": error_code, "message": message}, status_code=status)
