@@ -164,6 +164,13 @@ def test_camel_case_artifact_location_is_refused(
     assert "artifactLocation" in r.json()["message"]
 
 
+def test_repeated_list_fields_stay_lists(server: Server) -> None:
+    assert server.auth is not None
+    r = api(server, "GET", "/api/3.0/mlflow/traces/batchGet", server.auth,
+            params=[("trace_ids", "tr-1"), ("trace_ids", "tr-2")])
+    assert r.status_code != 400 or "given 2 times" not in r.text, r.text
+
+
 # --- 2. objects named inside a body are authorized -------------------------------------
 
 def test_model_version_from_another_experiments_logged_model_is_refused(

@@ -1,19 +1,23 @@
 """One audit entry, and the exact text its hash commits to: its record.
 
 The record is every field in a fixed order (``HASHED``), as text, joined by the ASCII
-unit separator (0x1F). No field can contain that character: control characters are
-replaced in every field before an entry exists, so the record splits back into exactly
-its fields. The database stores the record split in two: the fields searched by, in
-columns, and the rest as one text; the chain hashes the whole record.
+unit separator (0x1F). No field can contain that character: control and line-breaking
+characters are replaced in every field before an entry exists, so the record splits
+back into exactly its fields, and no field can start a new line in an export. The
+database stores the record split in two: the fields searched by, in columns, and the
+rest as one text; the chain hashes the whole record.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 GENESIS = "0" * 64
@@ -21,15 +25,52 @@ GENESIS = "0" * 64
 
 MAX_FIELD = 1024
 """Longer values (a client's path, a resource name) are cut to this many characters."""
+MAX_ITEMS = 100
+"""A resources value that is a list or an object keeps at most this many items."""
+MAX_RESOURCES = 4 * MAX_FIELD
+"""The resources of one entry, as JSON text, are at most this many characters."""
 
-# Control characters never reach the log: no forged lines in exports or terminals.
-_CONTROL = {c: "\ufffd" for c in [*range(0x20), 0x7F]}
+# Every control and line-breaking character: C0, DEL, C1 (U+0085 NEXT LINE among them),
+# and the Unicode line and paragraph separators (the only characters of categories Zl
+# and Zp). Nothing in the log can then forge a line of an export or a terminal, for any
+# reader that splits lines (Python's str.splitlines breaks at U+0085, U+2028, U+2029).
+CONTROL = frozenset([*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029])
+_REPLACED = dict.fromkeys(CONTROL, "\ufffd")
 
 
 def clean(value: str, limit: int = MAX_FIELD) -> str:
-    """``value`` without control characters or unencodable surrogates, at most ``limit``."""
-    text = value[:limit].translate(_CONTROL)
-    return text.encode("utf-8", "replace").decode("utf-8")
+    """``value`` cut to ``limit``, without control characters or unencodable surrogates."""
+    text = value[:limit]
+    if text.isprintable():  # the common case: nothing to replace (U+0020 is printable)
+        return text
+    return text.translate(_REPLACED).encode("utf-8", "replace").decode("utf-8")
+
+
+def _bounded(value: Any, limit: int, items: int, nested: bool = True) -> Any:
+    """``value`` ready to be serialized within bounds: text cleaned and cut to ``limit``,
+    lists and objects cut to ``items`` items, one level of nesting (deeper: "...")."""
+    if isinstance(value, str):
+        return clean(value, limit)
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)  # NaN is not JSON
+    if nested and isinstance(value, list | tuple):
+        return [_bounded(v, limit, items, False) for v in value[:items]]
+    if nested and isinstance(value, Mapping):
+        kept = islice(value.items(), items)
+        return {clean(str(k), limit): _bounded(v, limit, items, False) for k, v in kept}
+    if isinstance(value, list | tuple | Mapping):
+        return "..."
+    return clean(str(value), limit)
+
+
+def _json(named: Mapping[str, Any]) -> str:
+    return json.dumps(named, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# Tighter and tighter bounds for the values, until the whole fits in MAX_RESOURCES.
+_SHRINKING = ((MAX_FIELD, MAX_ITEMS), (256, 25), (64, 8), (16, 2))
 
 
 def now_us() -> int:
@@ -61,7 +102,7 @@ class Entry:
         for name in TEXT_FIELDS:
             value = getattr(self, name)
             if not value.isprintable():
-                setattr(self, name, value.translate(_CONTROL))
+                setattr(self, name, clean(value, len(value)))
 
     @classmethod
     def from_record(cls, record: str, chain_hash: str = "") -> Entry:
@@ -72,15 +113,30 @@ class Entry:
             name: int(part) if name in INT_FIELDS else part
             for name, part in zip(HASHED, parts, strict=True)
         }
-        return cls(**values, hash=chain_hash)
+        entry = cls(**values, hash=chain_hash)
+        entry.__dict__.update(values)  # as stored, byte for byte: what the hash commits to
+        return entry
 
     @staticmethod
-    def resources_json(named: dict[str, Any]) -> str:
-        """The canonical JSON text of a resources mapping (sorted keys, no spaces)."""
-        return clean(
-            json.dumps(named, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
-            4 * MAX_FIELD,
-        )
+    def resources_json(named: Mapping[str, Any]) -> str:
+        """The canonical JSON text of a resources mapping (sorted keys, no spaces).
+
+        Always a valid JSON object of at most ``MAX_RESOURCES`` characters: values are
+        cleaned and cut before they are serialized, never the JSON text itself. Values
+        are cut tighter until the whole fits; if it still does not, the last keys (in
+        sorted order) are left out.
+        """
+        top = dict(islice(named.items(), MAX_ITEMS))
+        for limit, items in _SHRINKING:
+            bounded = {clean(str(k), limit): _bounded(v, limit, items) for k, v in top.items()}
+            text = _json(bounded)
+            if len(text) <= MAX_RESOURCES:
+                return text
+        keys = sorted(bounded)
+        while len(text) > MAX_RESOURCES:
+            del bounded[keys.pop()]
+            text = _json(bounded)
+        return text
 
     def canonical(self) -> str:
         """The record: what is stored, and what the hash commits to."""
@@ -91,8 +147,15 @@ class Entry:
         return link(previous, self.canonical())
 
     def resources_dict(self) -> dict[str, Any]:
-        named: dict[str, Any] = json.loads(self.resources) if self.resources else {}
-        return named
+        """The resources as a mapping. Earlier versions could store them cut mid-JSON;
+        such an entry reads as ``{"unparsed": <the stored text>}`` instead of failing."""
+        if not self.resources:
+            return {}
+        try:
+            named = json.loads(self.resources)
+        except ValueError:
+            named = None
+        return named if isinstance(named, dict) else {"unparsed": self.resources}
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)

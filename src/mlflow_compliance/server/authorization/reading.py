@@ -30,6 +30,10 @@ IDENTIFYING = frozenset(
         "stage", "key", "tags", "models", "metrics", "datasets", "locations",
     }
 )
+# List fields (repeated in MLflow's request messages): a repeated query key is the list.
+LISTS = frozenset(
+    {"experiment_ids", "run_ids", "trace_ids", "request_ids", "model_ids", "locations"}
+)
 _CAMEL = re.compile(r"[a-z0-9][A-Z]")
 # How deep a JSON body is searched for camelCase spellings (log-batch metrics[].modelId).
 _DEPTH = 3
@@ -41,7 +45,7 @@ def snake(key: str) -> str:
 
 def spelling_problem(route: Route, query: Mapping[str, list[str]], body: Any) -> str | None:
     """Why this request could be read two ways, or None; the message names the field."""
-    many = {w.name for w in route.where if w.source is Source.QUERY and w.many}
+    many = LISTS | {w.name for w in route.where if w.source is Source.QUERY and w.many}
     for key, got in query.items():
         base = key[:-2] if key.endswith("[]") else key
         if base in IDENTIFYING or snake(base) in IDENTIFYING:
