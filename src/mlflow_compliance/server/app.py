@@ -3,14 +3,16 @@
 Loaded by ``mlflow server --app-name compliance`` (entry point group ``mlflow.app``) in
 every worker. The request path of DESIGN.md, outermost first:
 
-    authentication -> seed's GET search -> authorization -> administration API
-    -> surface hardening -> identity claims -> compliance validation
+    audit -> browser protections (Host, Origin, JSON content type; MLflow's settings)
+    -> authentication -> limits before authentication -> seed's GET search
+    -> authorization (one decision, left in the scope) -> administration API
+    -> search limits -> surface hardening -> identity claims -> compliance validation
     -> promotion gate -> encrypted downloads (decrypting as they stream)
     -> MLflow (FastAPI + Flask)
 
 The audit layer wraps everything, so requests refused by any layer are logged too,
-unless MLFLOW_ACCESS_LOGGING is explicitly false. The host check (MLflow's own,
-DNS-rebinding) stays inside MLflow's app.
+unless MLFLOW_ACCESS_LOGGING is explicitly false. MLflow's own host check stays inside
+its app as well.
 """
 
 from __future__ import annotations

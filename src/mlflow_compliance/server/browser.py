@@ -55,35 +55,34 @@ class BrowserProtection:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        method = scope["method"]
-        if self.enforced:
-            if self.hosts is not None and not is_health_endpoint(scope["path"]):
-                hosts = _headers(scope, b"host") or [""]
-                for host in hosts:
-                    if not is_allowed_host_header(self.hosts, host):
-                        await send_forbidden(send, f"Host: {host!r} is not allowed; allowed: "
-                                             "MLFLOW_SERVER_ALLOWED_HOSTS (default: localhost "
-                                             "and private addresses)")
-                        return
-            for origin in _headers(scope, b"origin"):
-                if should_block_cors_request(origin, method, self.origins):
-                    await send_forbidden(send, f"Origin: {origin!r} may not send {method} "
-                                         "requests; allowed: localhost and "
-                                         "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS")
-                    return
+        if self.enforced and (problem := self._foreign(scope)):
+            await send_forbidden(send, problem)
+            return
         if (
-            method in STATE_CHANGING_METHODS
+            scope["method"] in STATE_CHANGING_METHODS
             and normalized(scope["path"]).startswith(OWN_ROUTES)
             and _has_body(scope)
         ):
             types = _headers(scope, b"content-type")
             if [t.split(";")[0].strip().lower() for t in types] != ["application/json"]:
-                given = ", ".join(types) or "missing"
                 await send_error(send, 415, "INVALID_PARAMETER_VALUE",
-                                 f"Content-Type: {given} is not allowed; allowed: "
-                                 "application/json")
+                                 f"Content-Type: {', '.join(types) or 'missing'} is not "
+                                 "allowed; allowed: application/json")
                 return
         await self.app(scope, receive, send)
+
+    def _foreign(self, scope: Scope) -> str | None:
+        """Why MLflow's checks refuse this Host or Origin, or None."""
+        if self.hosts is not None and not is_health_endpoint(scope["path"]):
+            for host in _headers(scope, b"host") or [""]:
+                if not is_allowed_host_header(self.hosts, host):
+                    return (f"Host: {host!r} is not allowed; allowed: MLFLOW_SERVER_ALLOWED_HOSTS"
+                            " (default: localhost and private addresses)")
+        for origin in _headers(scope, b"origin"):
+            if should_block_cors_request(origin, scope["method"], self.origins):
+                return (f"Origin: {origin!r} may not send {scope['method']} requests; allowed: "
+                        "localhost and MLFLOW_SERVER_CORS_ALLOWED_ORIGINS")
+        return None
 
 
 def _has_body(scope: Scope) -> bool:

@@ -1,28 +1,29 @@
 """Bounds on the work one request can cause: before authentication, and in searches.
 
 ``AnonymousLimits`` (just inside authentication): a caller without credentials reaches
-nothing but the public routes (``/health``), so it is answered 401 for any other route
-before a layer reads its body (the seed's GET search read up to 64 MiB first), and a
-public route's body may hold at most 64 KiB: a larger Content-Length is refused with 413
-unread, and a chunked body is counted as it arrives.
+nothing but the public routes (``/health``), so any other route is answered 401 before a
+layer reads the body (the seed's GET search used to read up to 64 MiB first), and a
+public route's body may hold 64 KiB: a larger Content-Length is refused with 413 unread,
+a chunked body is counted as it arrives.
 
 ``SearchLimits`` (inside authorization): every route that takes a search filter has it
-bounded before MLflow parses and runs it: at most 8192 characters, at most 20
-comparisons (each is a join: 50 take seconds on SQLite, 100 exceed its 64-table limit,
-PostgreSQL has no such stop), and every RLIKE pattern must be one RE2 can run, at most
-1000 characters (no backreferences, no lookaround).
+bounded before MLflow parses and runs it, parsed with MLflow's own parser for that
+route: at most 8192 characters and 20 comparisons (each adds a join: on SQLite 50 took
+seconds and 100 ran ten seconds before hitting its 64-table limit; PostgreSQL has no
+such stop), and each RLIKE pattern must be one RE2 can run (no backreferences, no
+lookaround), at most 1000 characters.
 
-RLIKE is evaluated with RE2, not refused by a list of unsafe shapes. On SQLite MLflow
-registers Python's backtracking ``re.search`` as REGEXP; it holds the GIL, so one
-pattern stops the whole worker, ``/health`` included, and "safe-looking" patterns blow
-up too (``.*a.*a.*b`` is polynomial, ``(a+)+$`` exponential): no syntactic test tells
-them apart reliably. RE2 matches in time linear in the value, releases the GIL, and
-refuses exactly the constructs that need backtracking. So this layer registers RE2 as
-REGEXP on MLflow's SQLite engines (SQLAlchemy's ``connect`` event, after MLflow's own
-listener), and refuses at the request the patterns RE2 cannot run, which would
-otherwise match nothing on SQLite and backtrack on PostgreSQL. PostgreSQL evaluates
-``~`` itself with its automaton-based engine (linear for patterns without
-backreferences) in the database, not in the worker.
+Why RE2 rather than a list of unsafe patterns: on SQLite MLflow registers Python's
+backtracking ``re.search`` as REGEXP, which holds the GIL, so one pattern stops the
+whole worker, ``/health`` included; and harmless-looking patterns blow up as well
+(``.*a.*a.*b`` is polynomial, ``(a+)+$`` exponential), so no syntactic test tells the
+safe ones apart. RE2 matches in time linear in the value and releases the GIL. This
+layer therefore registers RE2 as REGEXP on MLflow's SQLite engines (SQLAlchemy's
+``connect`` event, after MLflow's own listener), and refuses at the request what RE2
+cannot run, which would otherwise match nothing on SQLite and need backtracking on
+PostgreSQL. PostgreSQL evaluates ``~`` in the database with its automaton-based engine
+(fast on the attack patterns), not in the worker. A stored filter (online scoring) is
+run later by MLflow's job processes with Python's ``re``, so it may not use RLIKE.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlflow_compliance.identity.principal import ANONYMOUS, SCOPE_KEY, Principal
+from mlflow_compliance.server.authorization.layer import decision
 from mlflow_compliance.server.authorization.reading import snake
 from mlflow_compliance.server.authorization.table import Permission, find
 from mlflow_compliance.server.body import BodyTooLarge, json_body
@@ -107,7 +109,7 @@ def _bounded(receive: Receive, limit: int) -> Receive:
 Parser = Callable[[str], Any]
 _TRACES: Parser = s.SearchTraceUtils.parse_search_filter_for_search_traces
 _MCP = "/api/3.0/mlflow/mcp-servers"
-# (method, route of the authorization table) -> MLflow's parser for it, and the fields
+# (method, route the authorization layer decided on) -> MLflow's parser for it, and the fields
 # that carry its filters (read in the query string and the JSON body, any spelling).
 SEARCHES: dict[tuple[str, str], tuple[Parser, tuple[str, ...]]] = {
     ("POST", "/api/2.0/mlflow/runs/search"): (s.SearchUtils.parse_search_filter, ("filter",)),
@@ -213,7 +215,7 @@ def filter_problem(
             comparisons += 1
             if comparator == "RLIKE" and not rlike:
                 return (f"{name}: RLIKE is not allowed in a stored filter (MLflow's jobs run "
-                        "it with Python's backtracking re); allowed: =, !=, LIKE, ILIKE")
+                        "it with Python's backtracking re); allowed: every other comparator")
             reason = pattern_problem(value) if comparator == "RLIKE" else None
             if reason:
                 return (f"{name}: RLIKE pattern {str(value)[:80]!r} is not allowed ({reason}); "
@@ -259,9 +261,8 @@ class SearchLimits:
             evaluate_regexp_with_re2(engine)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        found = find(scope["method"], normalized(scope["path"])) if scope["type"] == "http" \
-            else None
-        key = (found[0].method, found[0].path) if found else ("", "")
+        allowed = decision(scope) if scope["type"] == "http" else None
+        key = (allowed.route.method, allowed.route.path) if allowed else ("", "")
         search = SEARCHES.get(key)
         if search is None:
             await self.app(scope, receive, send)
