@@ -41,7 +41,8 @@ def test_users_grant_and_tokens_commands(server: Server) -> None:
     assert cli(server, "revoke", name, "--experiment", "0").returncode == 0
     r = requests.post(f"{server.url}/api/2.0/mlflow/runs/create", json={"experiment_id": "0"},
                       headers={"Authorization": f"Bearer {token}"}, timeout=30)
-    assert r.status_code == 403
+    # No grant left: the experiment answers as if it did not exist.
+    assert r.status_code == 404 and r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     assert cli(server, "users", "delete", name).returncode == 0
     r = requests.post(f"{server.url}/api/2.0/mlflow/experiments/search", json={"max_results": 10},
                       headers={"Authorization": f"Bearer {token}"}, timeout=30)
