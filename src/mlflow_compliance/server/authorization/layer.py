@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mlflow_compliance.identity.principal import ANONYMOUS, SCOPE_KEY, Principal
+from mlflow_compliance.identity.principal import ANONYMOUS, SCOPE_KEY, Principal, Role
 from mlflow_compliance.identity.store import GrantKind, IdentityStore
 from mlflow_compliance.server.audit import note
 from mlflow_compliance.server.authorization import filters, ownership
@@ -154,7 +154,7 @@ class Authorization:
                     await send_error(send, refusal.status, refusal.error_code,
                                      refusal.message)
                     return
-        elif who.role.value == "user" and route.permission is Permission.CREATE:
+        elif who.role is Role.USER and route.permission is Permission.CREATE:
             refusal = await anyio.to_thread.run_sync(
                 self._check_named, who, route, payload
             )
