@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -351,3 +352,31 @@ def test_model_version_files_download_for_runs_and_logged_model_sources(
                 {"name": made.model, "version": version["version"], "path": path})
         assert r.status_code == 200, r.text
         assert r.content == content
+
+
+def test_a_burst_of_first_searches_on_a_fresh_server_never_answers_500(
+    tmp_path: Path,
+) -> None:
+    """MLflow's runs/search imports mlflow.server.auth lazily; two threads racing that
+    import answered 500 (AttributeError: no attribute 'auth_config'). The server imports
+    it before serving, so the first searches of a fresh server all answer."""
+    import concurrent.futures
+
+    from mlflow_compliance.testing import start_compliance_server
+
+    fresh = start_compliance_server(tmp_path / "home", workers=1)
+    try:
+        assert fresh.auth is not None
+        eid = ok(api(fresh, "POST", "/api/2.0/mlflow/experiments/create", fresh.auth,
+                     {"name": "burst"}))["experiment_id"]
+
+        def search(_: int) -> int:
+            return api(fresh, "POST", "/api/2.0/mlflow/runs/search", fresh.auth,
+                       {"experiment_ids": [eid]}).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            statuses = list(pool.map(search, range(16)))
+        assert statuses == [200] * 16
+        assert "has no attribute 'auth_config'" not in fresh.log.read_text()
+    finally:
+        fresh.stop()
