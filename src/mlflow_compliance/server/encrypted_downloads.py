@@ -19,7 +19,6 @@ import os
 import posixpath
 import re
 from collections.abc import Callable
-from urllib.parse import parse_qs
 
 from mlflow.exceptions import MlflowException
 from mlflow.server import ARTIFACTS_DESTINATION_ENV_VAR
@@ -39,24 +38,23 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlflow_compliance.encryption.repository import EncryptedArtifactRepository
 from mlflow_compliance.encryption.scope import SCHEME_PREFIX
+from mlflow_compliance.server.authorization.layer import Decision, decision
 from mlflow_compliance.server.errors import send_mlflow_exception
-from mlflow_compliance.server.routes import normalized
 
-DOWNLOAD = re.compile(r"^/(?:ajax-)?api/2\.0/mlflow-artifacts/artifacts/(?P<path>.+)$")
-LOGGED_MODEL_FILE = re.compile(
-    r"^/(?:ajax-)?api/2\.0/mlflow/logged-models/(?P<model_id>[^/]+)/artifacts/files$")
+# Routes by the authorization table's path (its decision in the scope).
+DOWNLOAD = "/api/2.0/mlflow-artifacts/artifacts/{artifact_path:path}"
 Query = dict[str, str]
-Resolver = Callable[[Query, re.Match[str]], tuple[str, str] | None]
+Resolver = Callable[[Query, dict[str, str]], tuple[str, str] | None]
 
 
-def _run_root(query: Query, _: re.Match[str]) -> tuple[str, str] | None:
+def _run_root(query: Query, _: dict[str, str]) -> tuple[str, str] | None:
     run_id = query.get("run_id") or query.get("run_uuid")
     if not run_id or "path" not in query:
         return None
     return _get_tracking_store().get_run(run_id).info.artifact_uri, query["path"]
 
 
-def _model_version_root(query: Query, _: re.Match[str]) -> tuple[str, str] | None:
+def _model_version_root(query: Query, _: dict[str, str]) -> tuple[str, str] | None:
     if not {"name", "version", "path"} <= query.keys():
         return None
     uri = _get_model_registry_store().get_model_version_download_uri(
@@ -79,35 +77,27 @@ def _stored_root(uri: str) -> str:
     return posixpath.join(root, match["sub"]) if match["sub"] else root
 
 
-def _logged_model_root(query: Query, match: re.Match[str]) -> tuple[str, str] | None:
+def _logged_model_root(query: Query, params: dict[str, str]) -> tuple[str, str] | None:
     if not query.get("artifact_file_path"):
         return None
-    model = _get_tracking_store().get_logged_model(match["model_id"])
+    model = _get_tracking_store().get_logged_model(params["model_id"])
     return model.artifact_location, query["artifact_file_path"]
 
 
 # The UI's artifact routes, each with how MLflow's own handler finds the artifact root
 # and the path below it.
-UI_ROUTES: list[tuple[re.Pattern[str], Resolver]] = [
-    (re.compile(r"^/get-artifact$"), _run_root),
-    (re.compile(r"^/model-versions/get-artifact$"), _model_version_root),
-    (LOGGED_MODEL_FILE, _logged_model_root),
-]
+UI_ROUTES: dict[str, Resolver] = {
+    "/get-artifact": _run_root,
+    "/model-versions/get-artifact": _model_version_root,
+    "/api/2.0/mlflow/logged-models/{model_id}/artifacts/files": _logged_model_root,
+}
 
 
-def _ui_route(path: str) -> tuple[Resolver, re.Match[str]] | None:
-    for pattern, resolve in UI_ROUTES:
-        if match := pattern.match(path):
-            return resolve, match
-    return None
-
-
-def _ui_artifact_path(resolve: Resolver, match: re.Match[str], query_string: bytes) -> str | None:
+def _ui_artifact_path(resolve: Resolver, params: dict[str, str], query: Query) -> str | None:
     """The repository path a UI artifact request names, resolved as MLflow's handler
     does (it reads the stores); None when MLflow should answer (a parameter missing, a
     root it does not proxy)."""
-    query = {k: v[0] for k, v in parse_qs(query_string.decode("latin-1")).items()}
-    found = resolve(query, match)
+    found = resolve(query, params)
     if found is None or not _is_servable_proxied_run_artifact_root(found[0]):
         return None
     root, relative = found
@@ -127,9 +117,9 @@ class EncryptedDownloads:
         if not (self.encrypted and scope["type"] == "http" and scope["method"] == "GET"):
             await self.app(scope, receive, send)
             return
-        path = normalized(scope["path"])
+        found = decision(scope)
         try:
-            stored = await self._stored_path(path, scope.get("query_string", b""))
+            stored = await self._stored_path(found) if found else None
         except MlflowException as error:
             await send_mlflow_exception(send, error)
             return
@@ -141,14 +131,17 @@ class EncryptedDownloads:
         await self._serve(repository, stored, send)
 
     @staticmethod
-    async def _stored_path(path: str, query_string: bytes) -> str | None:
+    async def _stored_path(found: Decision) -> str | None:
         """The artifact's path in the repository, or None for requests not ours."""
-        if match := DOWNLOAD.match(path):
-            return str(_get_workspace_scoped_path(validate_path_is_safe(match["path"])))
-        route = _ui_route(path)  # matched here: every other GET passes without a thread hop
-        if route is None:
+        route = found.route.path
+        if route == DOWNLOAD:
+            path = validate_path_is_safe(found.params["artifact_path"])
+            return str(_get_workspace_scoped_path(path))
+        resolve = UI_ROUTES.get(route)  # every other GET passes without a thread hop
+        if resolve is None:
             return None
-        return await asyncio.to_thread(_ui_artifact_path, *route, query_string)
+        query = {k: v[0] for k, v in found.query.items() if v and v[0] != ""}
+        return await asyncio.to_thread(_ui_artifact_path, resolve, found.params, query)
 
     async def _serve(self, repository: EncryptedArtifactRepository, path: str, send: Send) -> None:
         try:
