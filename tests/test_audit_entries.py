@@ -23,6 +23,7 @@ import requests
 from starlette.types import Message, Receive, Scope, Send
 
 from mlflow_compliance.audit.entry import (
+    BIDI,
     CONTROL,
     MAX_RESOURCES,
     Entry,
@@ -88,7 +89,8 @@ def test_every_control_and_line_separator_character_is_replaced() -> None:
     every = [chr(c) for c in range(sys.maxunicode + 1)
              if unicodedata.category(chr(c)) in ("Cc", "Zl", "Zp")
              or len(f"a{chr(c)}b".splitlines()) > 1]
-    assert {ord(c) for c in every} == CONTROL  # C0, DEL, C1, U+2028, U+2029
+    every += [chr(c) for c in sorted(BIDI)]
+    assert {ord(c) for c in every} == CONTROL  # C0, DEL, C1, U+2028, U+2029, bidi
     dirty = "".join(every)
     assert clean(dirty, len(dirty)) == "\ufffd" * len(every)
     for name in ("principal", "client", "route", "method", "resources", "request_id"):

@@ -34,7 +34,10 @@ MAX_RESOURCES = 4 * MAX_FIELD
 # and the Unicode line and paragraph separators (the only characters of categories Zl
 # and Zp). Nothing in the log can then forge a line of an export or a terminal, for any
 # reader that splits lines (Python's str.splitlines breaks at U+0085, U+2028, U+2029).
-CONTROL = frozenset([*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029])
+# Bidirectional formatting characters go too: in a terminal or an editor they reorder
+# what is shown, so an entry could display another principal or path than it holds.
+BIDI = frozenset([0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+CONTROL = frozenset([*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, *BIDI])
 _REPLACED = dict.fromkeys(CONTROL, "\ufffd")
 
 
