@@ -1,5 +1,6 @@
 """Regression tests for the browser protections (server/browser.py) and the bounds on work
-before authentication and in searches (server/limits.py), on real servers."""
+before authentication (server/anonymous.py) and in searches (server/search_limits.py),
+on real servers."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ import requests
 import sqlalchemy
 from mlflow.store.db.utils import create_sqlalchemy_engine
 
+from mlflow_compliance.server.anonymous import AnonymousLimits
 from mlflow_compliance.server.browser import BrowserProtection
-from mlflow_compliance.server.limits import AnonymousLimits, evaluate_regexp_with_re2
+from mlflow_compliance.server.search_limits import evaluate_regexp_with_re2
 from mlflow_compliance.testing import Server, start_compliance_server
 
 EVIL = "https://evil.example"

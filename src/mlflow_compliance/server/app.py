@@ -30,6 +30,7 @@ from mlflow_compliance.checks.model import ServerFacts
 from mlflow_compliance.checks.packs import load_rules
 from mlflow_compliance.identity.store import IdentityStore
 from mlflow_compliance.server.administration import Administration
+from mlflow_compliance.server.anonymous import AnonymousLimits
 from mlflow_compliance.server.audit import AuditCapture
 from mlflow_compliance.server.authentication.credentials import Authenticator
 from mlflow_compliance.server.authentication.layer import Authentication
@@ -38,9 +39,9 @@ from mlflow_compliance.server.authorization.layer import Authorization
 from mlflow_compliance.server.browser import BrowserProtection
 from mlflow_compliance.server.claims import IdentityClaims
 from mlflow_compliance.server.encrypted_downloads import EncryptedDownloads
-from mlflow_compliance.server.limits import AnonymousLimits, SearchLimits
 from mlflow_compliance.server.no_delay import no_delay_on_tcp_sockets
 from mlflow_compliance.server.promotion_gate import Gate, PromotionGate
+from mlflow_compliance.server.search_limits import SearchLimits
 from mlflow_compliance.server.seed_search import SeedSearch
 from mlflow_compliance.server.surface import SurfaceHardening
 from mlflow_compliance.server.validation import ComplianceValidation
