@@ -380,3 +380,50 @@ def test_a_burst_of_first_searches_on_a_fresh_server_never_answers_500(
         assert "has no attribute 'auth_config'" not in fresh.log.read_text()
     finally:
         fresh.stop()
+
+
+# --- where the layers cannot decide, they refuse --------------------------------------
+
+def test_a_layer_inside_authorization_refuses_a_request_without_a_decision() -> None:
+    import asyncio
+
+    from mlflow_compliance.server.authorization.layer import Undecided
+    from mlflow_compliance.server.surface import SurfaceHardening
+
+    async def mlflow(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("reached MLflow without an authorization decision")
+
+    scope = {"type": "http", "method": "GET", "path": "/get-artifact", "headers": [],
+             "query_string": b"run_id=x&path=a"}
+    with pytest.raises(Undecided):
+        asyncio.run(SurfaceHardening(mlflow)(scope, None, None))  # type: ignore[arg-type]
+
+
+def test_camel_case_is_refused_in_lists_of_objects_but_not_in_the_callers_own_maps() -> None:
+    from mlflow_compliance.server.authorization.reading import spelling_problem
+    from mlflow_compliance.server.authorization.table import find
+
+    found = find("POST", "/api/2.0/mlflow/runs/log-batch")
+    assert found is not None
+    route = found[0]
+    assert spelling_problem(route, {}, {"run_id": "r", "metrics": [{"modelId": "m"}]}) == \
+        "modelId: spell it model_id"
+    # A map's keys are the caller's (a tag named runId), as MLflow's own check treats them.
+    assert spelling_problem(route, {}, {"run_id": "r", "tags": {"runId": "x"}}) is None
+
+
+def test_a_logged_model_whose_source_run_is_gone_counts_as_personal(server: Server) -> None:
+    assert server.auth is not None
+    made = side(server)
+    gone = uuid.uuid4().hex
+    r = api(server, "POST", "/api/2.0/mlflow/logged-models", server.auth,
+            {"experiment_id": made.experiment_id, "source_run_id": gone})
+    model_id = ok(r)["model"]["info"]["model_id"]
+    reader = user(server)  # read on the experiment, no personal-data clearance
+    grant(server, reader, "experiment", made.experiment_id, "read")
+    assert api(server, "GET", f"/api/2.0/mlflow/logged-models/{model_id}",
+               reader).status_code == 404
+    ok(api(server, "GET", f"/api/2.0/mlflow/logged-models/{made.model_id}", reader))
+    cleared = user(server, ["personal-data"])
+    grant(server, cleared, "experiment", made.experiment_id, "read")
+    ok(api(server, "GET", f"/api/2.0/mlflow/logged-models/{model_id}", cleared))

@@ -34,7 +34,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mlflow_compliance.server.authorization.layer import decision
+from mlflow_compliance.server.authorization.layer import decided
 from mlflow_compliance.server.authorization.reading import snake
 from mlflow_compliance.server.body import BodyTooLarge, json_body
 from mlflow_compliance.server.errors import send_invalid, send_too_large
@@ -202,7 +202,7 @@ class SearchLimits:
             evaluate_regexp_with_re2(engine)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        allowed = decision(scope) if scope["type"] == "http" else None
+        allowed = decided(scope) if scope["type"] == "http" else None
         key = (allowed.route.method, allowed.route.path) if allowed else ("", "")
         search = SEARCHES.get(key)
         if search is None:

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mlflow_compliance.server.authorization.layer import decision
+from mlflow_compliance.server.authorization.layer import decided
 from mlflow_compliance.server.body import BodyTooLarge, json_body
 from mlflow_compliance.server.errors import send_error, send_forbidden, send_too_large
 
@@ -125,10 +125,7 @@ class SurfaceHardening:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        found = decision(scope)
-        if found is None:
-            await self.app(scope, receive, send)
-            return
+        found = decided(scope)
         route = found.route.path
         if route.startswith(DIRECT_TRANSFER):
             await send_forbidden(

@@ -53,7 +53,7 @@ class ComplianceValidation:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = decided_route(scope)
+        path = decided_route(scope)  # None outside HTTP; a missing decision raises
         if path is None or scope["method"] not in TAG_WRITE_METHODS or not TAG_WRITES.match(path):
             await self.app(scope, receive, send)
             return

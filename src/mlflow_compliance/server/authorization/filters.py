@@ -10,6 +10,7 @@ visible items only, paged as if the hidden ones did not exist.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,31 +37,21 @@ def _personal(tags: dict[str, str]) -> bool:
     return declares_personal_data(tags.get(PERSONAL_DATA_TAG))
 
 
+def _text(value: Any) -> str | None:
+    return str(value) if value else None
+
+
 class Lineage:
     """Whether a logged model or model version is personal data through what it was made
     from (its source run, its logged model), each source looked up once per request."""
 
     def __init__(self, resolver: Resolver) -> None:
-        self.resolver = resolver
-        self._runs: dict[str, bool] = {}
-        self._models: dict[str, bool] = {}
-
-    def run(self, run_id: Any) -> bool:
-        if not run_id:
-            return False
-        if run_id not in self._runs:
-            self._runs[run_id] = self.resolver.run_is_personal(str(run_id))
-        return self._runs[run_id]
-
-    def model(self, model_id: Any) -> bool:
-        if not model_id:
-            return False
-        if model_id not in self._models:
-            self._models[model_id] = self.resolver.logged_model_is_personal(str(model_id))
-        return self._models[model_id]
+        self.run = functools.cache(resolver.run_is_personal)
+        self.model = functools.cache(resolver.logged_model_is_personal)
 
     def version(self, v: dict[str, Any]) -> bool:
-        return _personal(_tags(v)) or self.run(v.get("run_id")) or self.model(v.get("model_id"))
+        return (_personal(_tags(v)) or self.run(_text(v.get("run_id")))
+                or self.model(_text(v.get("model_id"))))
 
 
 def experiments(store: IdentityStore, who: Principal, resolver: Resolver) -> View:
@@ -77,8 +68,8 @@ def logged_models(store: IdentityStore, who: Principal, resolver: Resolver) -> V
 
     def view(m: dict[str, Any]) -> dict[str, Any] | None:
         info = m.get("info") or {}
-        return None if _personal(_tags(m, "info")) or lineage.run(info.get("source_run_id")) \
-            else m
+        personal = _personal(_tags(m, "info")) or lineage.run(_text(info.get("source_run_id")))
+        return None if personal else m
 
     return view
 

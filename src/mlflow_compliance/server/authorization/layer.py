@@ -67,11 +67,23 @@ def decision(scope: Scope) -> Decision | None:
     return found
 
 
+class Undecided(RuntimeError):
+    """An HTTP request reached a layer inside authorization without its decision: the
+    stack is assembled wrongly. Raised (a 500, logged), never passed on unchecked."""
+
+
+def decided(scope: Scope) -> Decision:
+    """The decision on this HTTP request; Undecided if there is none."""
+    found = decision(scope)
+    if found is None:
+        raise Undecided(f"{scope.get('method')} {scope.get('path')}: no authorization decision")
+    return found
+
+
 def decided_route(scope: Scope) -> str | None:
-    """The table's path of the route this request was allowed on (``/api/...`` for its
-    ``/ajax-api/`` twin too), or None outside an allowed HTTP request."""
-    found = decision(scope) if scope["type"] == "http" else None
-    return found.route.path if found else None
+    """The table's path of the route this HTTP request was allowed on (``/api/...`` for
+    its ``/ajax-api/`` twin too); None for other scopes (lifespan); Undecided if missing."""
+    return decided(scope).route.path if scope["type"] == "http" else None
 
 
 def _reads_body(route: Route, method: str) -> bool:
@@ -237,4 +249,7 @@ async def _send_json(send: Send, data: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-__all__ = ["DECISION_KEY", "Authorization", "Decision", "decided_route", "decision", "forbidden"]
+__all__ = [
+    "DECISION_KEY", "Authorization", "Decision", "Undecided", "decided", "decided_route",
+    "decision", "forbidden",
+]

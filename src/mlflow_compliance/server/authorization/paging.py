@@ -424,15 +424,15 @@ async def _token(
     bound_to: bytes,
     offset: int,
     template: str | None,
-) -> str | None:
+) -> str:
     if template is None:
         # The whole rest came in one page, so MLflow gave no token to move: ask for one.
         # At least two items follow the start, so a one-item page carries a token.
         probe = await _ask(app, request, None, 1)
         data = probe.json() if probe.status == 200 else None
         template = (data or {}).get("next_page_token") or None
-        if template is None:
-            return None
+        if template is None:  # never answer a page that silently ends the search early
+            raise RuntimeError("search: MLflow gave no page token where visible items follow")
     return tokens.seal(bound_to, offset, template)
 
 

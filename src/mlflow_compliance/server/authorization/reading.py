@@ -13,7 +13,7 @@ with 400, and what remains is read exactly as every MLflow parser reads it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from mlflow_compliance.server.authorization.table import ROUTES, Route, Source, Where
@@ -35,8 +35,6 @@ LISTS = frozenset(
     {"experiment_ids", "run_ids", "trace_ids", "request_ids", "model_ids", "locations"}
 )
 _CAMEL = re.compile(r"[a-z0-9][A-Z]")
-# How deep a JSON body is searched for camelCase spellings (log-batch metrics[].modelId).
-_DEPTH = 3
 
 
 def snake(key: str) -> str:
@@ -55,25 +53,26 @@ def spelling_problem(route: Route, query: Mapping[str, list[str]], body: Any) ->
                 return f"{key}: spell it {snake(base)}"
             if len(got) > 1 and base not in many:
                 return f"{key}: given {len(got)} times; give it once"
-    return _camel_in(body, _DEPTH)
+    return _camel_in(body)
 
 
-def _camel_in(value: Any, depth: int) -> str | None:
-    if depth == 0:
+def _camel_in(body: Any) -> str | None:
+    """A camelCase spelling of an identifying field among the body's keys or the keys of
+    the objects in its lists (``metrics[].modelId``). Objects nested in objects are left
+    alone: they are maps with the caller's own keys (``tags``), as MLflow's own check of
+    conflicting spellings leaves them, or nested messages no decision rests on."""
+    if not isinstance(body, dict):
         return None
-    items: Iterable[Any]
-    if isinstance(value, dict):
-        for key in value:
-            if isinstance(key, str) and _CAMEL.search(key) and snake(key) in IDENTIFYING:
+    objects = [body]
+    for value in body.values():
+        if isinstance(value, list):
+            objects += [item for item in value[:10_000] if isinstance(item, dict)]
+    for obj in objects:
+        for key in obj:
+            # islower() first: snake_case keys, nearly all of them, skip the regex
+            if isinstance(key, str) and not key.islower() and _CAMEL.search(key) \
+                    and snake(key) in IDENTIFYING:
                 return f"{key}: spell it {snake(key)}"
-        items = value.values()
-    elif isinstance(value, list):
-        items = value[:10_000]
-    else:
-        return None
-    for item in items:
-        if isinstance(item, dict | list) and (problem := _camel_in(item, depth - 1)):
-            return problem
     return None
 
 

@@ -96,18 +96,19 @@ class Resolver:
         return target
 
     def run_is_personal(self, run_id: str | None) -> bool:
-        """Whether a run (a model's source) declares personal data; a run that no longer
-        exists passes nothing on."""
+        """Whether a run (a model's source) declares personal data. A source that no
+        longer exists cannot say it does not: it counts as personal (fail closed)."""
         if not run_id:
             return False
         source = self.resolve(Resource.RUN, [run_id], {})
-        return not source.missing and source.personal_data
+        return source.missing or source.personal_data
 
     def logged_model_is_personal(self, model_id: str | None) -> bool:
+        """The same for a model version's logged model."""
         if not model_id:
             return False
         model = self.resolve(Resource.LOGGED_MODEL, [model_id], {})
-        return not model.missing and model.personal_data
+        return model.missing or model.personal_data
 
     def _artifact(self, ids: list[str], extra: Mapping[str, Any]) -> Target:
         # Proxied artifacts live at "<experiment_id>/<run_id>/artifacts/..." or
@@ -121,12 +122,13 @@ class Resolver:
             run = self.resolve(Resource.RUN, [parts[1]], extra)
             if not run.missing and run.ids != [parts[0]]:  # another experiment's run
                 return Target(EXPERIMENT, missing=True)
-            target.personal_data = run.personal_data
+            # Files of a run that no longer exists: nothing says they are not personal.
+            target.personal_data = run.missing or run.personal_data
         elif len(parts) > 2:
             model = self.resolve(Resource.LOGGED_MODEL, [parts[2]], extra)
             if not model.missing and model.ids != [parts[0]]:
                 return Target(EXPERIMENT, missing=True)
-            target.personal_data = model.personal_data
+            target.personal_data = model.missing or model.personal_data
         return target
 
     def _registered_model(self, ids: list[str], extra: Mapping[str, Any]) -> Target:
