@@ -12,6 +12,7 @@ from mlflow_compliance.cli.errors import InputError
 from mlflow_compliance.encryption.keys.errors import KeyringError
 from mlflow_compliance.identity.bootstrap import PASSWORD_ENV
 from mlflow_compliance.identity.store import IdentityError
+from mlflow_compliance.server.authorization.defaults import Defaults
 from mlflow_compliance.server.launch import (
     exec_server,
     mlflow_artifacts_destination,
@@ -80,6 +81,7 @@ def server(
         keyring_provider()
         destination = mlflow_artifacts_destination(settings, encryption_on)
         load_rules(gate_rules())
+        Defaults.from_env()
     except SettingProblem as e:
         raise InputError(str(e)) from None
     except ValueError as e:  # an unknown pack or a bad rule file for the promotion gate

@@ -5,7 +5,8 @@ every worker. The request path of DESIGN.md, outermost first:
 
     audit -> browser protections (Host, Origin, JSON content type; MLflow's settings)
     -> authentication -> limits before authentication -> seed's GET search
-    -> authorization (one decision, left in the scope) -> administration API
+    -> authorization (one decision, left in the scope) -> the signed-in user's account
+    (MLflow's UI) -> administration API
     -> search limits -> surface hardening -> identity claims -> compliance validation
     -> promotion gate -> encrypted downloads (decrypting as they stream)
     -> MLflow (FastAPI + Flask)
@@ -29,12 +30,14 @@ from mlflow_compliance.checks.approvals import ApprovalStore
 from mlflow_compliance.checks.model import ServerFacts
 from mlflow_compliance.checks.packs import load_rules
 from mlflow_compliance.identity.store import IdentityStore
+from mlflow_compliance.server.account import Account
 from mlflow_compliance.server.administration import Administration
 from mlflow_compliance.server.anonymous import AnonymousLimits
 from mlflow_compliance.server.audit import AuditCapture
 from mlflow_compliance.server.authentication.credentials import Authenticator
 from mlflow_compliance.server.authentication.layer import Authentication
 from mlflow_compliance.server.authentication.oidc import OidcSettings, OidcVerifier
+from mlflow_compliance.server.authorization.defaults import Defaults
 from mlflow_compliance.server.authorization.layer import Authorization
 from mlflow_compliance.server.browser import BrowserProtection
 from mlflow_compliance.server.claims import IdentityClaims
@@ -109,7 +112,8 @@ def create_app() -> ASGIApp:
     app = SurfaceHardening(app)
     app = SearchLimits(app)
     app = Administration(app, store, audit, info)
-    app = Authorization(app, store)
+    app = Account(app, store)
+    app = Authorization(app, store, defaults=Defaults.from_env())
     app = SeedSearch(app)
     app = AnonymousLimits(app)
     app = Authentication(app, authenticator)

@@ -23,6 +23,7 @@ import socket
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from mlflow.prompt.constants import _PROMPT_SOURCE_PLACEHOLDERS, IS_PROMPT_TAG_KEY
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlflow_compliance.server.authorization.layer import decided
@@ -75,11 +76,26 @@ def unsafe_path(path: str) -> str | None:
     return None
 
 
-def source_problem(source: Any, run_id: Any, model_id: Any = None) -> str | None:
+def is_prompt_version(tags: Any) -> bool:
+    """Whether MLflow takes this model version for a prompt version: its tags collapse by
+    key, the last value winning, and only a true value counts (handlers._is_prompt_request)."""
+    if not isinstance(tags, list):
+        return False
+    values = {t.get("key"): t.get("value") for t in tags if isinstance(t, dict)}
+    value = values.get(IS_PROMPT_TAG_KEY)
+    return isinstance(value, str) and value.lower() == "true"
+
+
+def source_problem(
+    source: Any, run_id: Any, model_id: Any = None, tags: Any = None
+) -> str | None:
     """Why a model version's source is not inside its run's or logged model's artifacts,
-    or None. Which run or model it names is authorized by the authorization layer."""
+    or None. Which run or model it names is authorized by the authorization layer. A
+    prompt version has no artifacts: MLflow takes only its placeholder source."""
     if not isinstance(source, str) or not source:
         return None  # MLflow itself refuses a missing source
+    if source in _PROMPT_SOURCE_PLACEHOLDERS and is_prompt_version(tags):
+        return None  # names no storage; MLflow accepts nothing else for a prompt
     if "#" in source or "?" in source:
         return "source: a fragment or query is not allowed"
     if problem := unsafe_path(source.split(":/", 1)[-1].lstrip("/")):
@@ -176,7 +192,8 @@ class SurfaceHardening:
                 "artifacts itself (mlflow-artifacts:/)"
             )
         if path == VERSION_CREATE:
-            return source_problem(data.get("source"), data.get("run_id"), data.get("model_id"))
+            return source_problem(data.get("source"), data.get("run_id"), data.get("model_id"),
+                                  data.get("tags"))
         if path in WEBHOOK_WRITES and "url" in data:
             return webhook_problem(data.get("url"))
         return None

@@ -19,9 +19,10 @@ import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlflow_compliance.identity.principal import Principal, Role
-from mlflow_compliance.identity.store import GrantKind, IdentityStore
+from mlflow_compliance.identity.store import GrantKind
 from mlflow_compliance.record import PERSONAL_DATA_TAG, declares_personal_data
 from mlflow_compliance.server.authorization import paging
+from mlflow_compliance.server.authorization.defaults import Grants
 from mlflow_compliance.server.authorization.paging import Search, View
 from mlflow_compliance.server.authorization.resources import Resolver
 
@@ -54,16 +55,16 @@ class Lineage:
                 or self.model(_text(v.get("model_id"))))
 
 
-def experiments(store: IdentityStore, who: Principal, resolver: Resolver) -> View:
+def experiments(store: Grants, who: Principal, resolver: Resolver) -> View:
     allowed = store.readable(who.name, GrantKind.EXPERIMENT)
     return lambda e: e if e.get("experiment_id") in allowed else None
 
 
-def runs(store: IdentityStore, who: Principal, resolver: Resolver) -> View:
+def runs(store: Grants, who: Principal, resolver: Resolver) -> View:
     return lambda r: None if _personal(_tags(r, "data")) else r
 
 
-def logged_models(store: IdentityStore, who: Principal, resolver: Resolver) -> View:
+def logged_models(store: Grants, who: Principal, resolver: Resolver) -> View:
     lineage = Lineage(resolver)
 
     def view(m: dict[str, Any]) -> dict[str, Any] | None:
@@ -74,7 +75,7 @@ def logged_models(store: IdentityStore, who: Principal, resolver: Resolver) -> V
     return view
 
 
-def registered_models(store: IdentityStore, who: Principal, resolver: Resolver) -> View:
+def registered_models(store: Grants, who: Principal, resolver: Resolver) -> View:
     allowed = store.readable(who.name, GrantKind.REGISTERED_MODEL)
     lineage = Lineage(resolver)
 
@@ -92,7 +93,7 @@ def registered_models(store: IdentityStore, who: Principal, resolver: Resolver) 
     return view
 
 
-def model_versions(store: IdentityStore, who: Principal, resolver: Resolver) -> View:
+def model_versions(store: Grants, who: Principal, resolver: Resolver) -> View:
     allowed = store.readable(who.name, GrantKind.REGISTERED_MODEL)
     cleared = who.cleared_for_personal_data
     lineage = Lineage(resolver)
@@ -114,11 +115,11 @@ class SearchFilter:
     search: Search  # the search, and the answer's list of what it found (search.items)
     applies: Callable[[Principal], bool]  # whose answers are filtered; others pass as is
     # reads the grants once; the view it gives may read the stores (lineage)
-    view: Callable[[IdentityStore, Principal, Resolver], View]
+    view: Callable[[Grants, Principal, Resolver], View]
 
     async def answer(
         self, app: ASGIApp, scope: Scope, receive: Receive, send: Send,
-        store: IdentityStore, who: Principal, resolver: Resolver,
+        store: Grants, who: Principal, resolver: Resolver,
     ) -> None:
         """Answer the search with what ``who`` may see (``paging.answer_visible``)."""
         view = await anyio.to_thread.run_sync(self.view, store, who, resolver)

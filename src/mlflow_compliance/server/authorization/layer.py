@@ -23,6 +23,7 @@ from mlflow_compliance.identity.principal import ANONYMOUS, SCOPE_KEY, Principal
 from mlflow_compliance.identity.store import GrantKind, IdentityStore
 from mlflow_compliance.server.audit import note
 from mlflow_compliance.server.authorization import filters, ownership
+from mlflow_compliance.server.authorization.defaults import Defaults, Grants
 from mlflow_compliance.server.authorization.named import named_in_body
 from mlflow_compliance.server.authorization.policy import (
     Refusal,
@@ -95,9 +96,16 @@ def _reads_body(route: Route, method: str) -> bool:
 
 
 class Authorization:
-    def __init__(self, app: ASGIApp, store: IdentityStore, resolver: Resolver | None = None):
+    def __init__(
+        self,
+        app: ASGIApp,
+        store: IdentityStore,
+        resolver: Resolver | None = None,
+        defaults: Defaults | None = None,
+    ):
         self.app = app
         self.store = store
+        self.grants = Grants(store, defaults or Defaults())
         self.resolver = resolver or Resolver()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -145,7 +153,7 @@ class Authorization:
             named = values(route.where, params, query, payload)
             if route.path in NARROWED:
                 readable = await anyio.to_thread.run_sync(
-                    self.store.readable, who.name, GrantKind.EXPERIMENT
+                    self.grants.readable, who.name, GrantKind.EXPERIMENT
                 )
                 ids = [i for i in (named[1] if named else []) if i in readable]
                 if not ids:
@@ -176,7 +184,7 @@ class Authorization:
         change = ownership.after(self.store, who, route, payload)
         search_filter = filters.BY_PATH.get(route.path)
         if search_filter is not None and search_filter.applies(who):
-            await search_filter.answer(self.app, scope, receive, send, self.store, who,
+            await search_filter.answer(self.app, scope, receive, send, self.grants, who,
                                        self.resolver)
         elif change is not None:
             await rewrite_json_answer(self.app, scope, receive, send, change)
@@ -194,7 +202,7 @@ class Authorization:
         """Why the user may not do this, or None. Unknown resources are refused too."""
         target = self.resolver.resolve(route.resource, ids, _extra(payload, query))
         hidden = not_found(route, route.resource, ids)
-        refusal = by_grants(self.store, who, route.action, route.permission, target, hidden)
+        refusal = by_grants(self.grants, who, route.action, route.permission, target, hidden)
         return refusal or self._check_named(who, route, payload)
 
     def _check_named(self, who: Principal, route: Route, payload: Any) -> Refusal | None:
@@ -202,7 +210,7 @@ class Authorization:
         for item in named_in_body(route, payload):
             target = self.resolver.resolve(item.resource, [item.id], {})
             hidden = not_found(route, item.resource, [item.id])
-            refusal = by_grants(self.store, who, route.action, item.permission, target, hidden)
+            refusal = by_grants(self.grants, who, route.action, item.permission, target, hidden)
             if refusal is not None:
                 return Refusal(refusal.status, refusal.error_code,
                                f"{item.field}: {refusal.message}")

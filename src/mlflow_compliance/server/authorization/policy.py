@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlflow_compliance.identity.principal import Principal, Role
-from mlflow_compliance.identity.store import IdentityStore, Level
+from mlflow_compliance.identity.store import Level
+from mlflow_compliance.server.authorization.defaults import DEFAULT_EXPERIMENT_ID, Grants
 from mlflow_compliance.server.authorization.resources import Target
 from mlflow_compliance.server.authorization.table import Permission, Resource, Route
 
@@ -61,7 +62,7 @@ def by_role(principal: Principal, route: Route) -> str | bool | None:
 
 
 def by_grants(
-    store: IdentityStore,
+    grants: Grants,
     principal: Principal,
     action: str,
     permission: Permission,
@@ -75,16 +76,29 @@ def by_grants(
     """
     if target.missing:
         return hidden
-    have = store.level(principal.name, target.kind, target.ids)
-    if any(have.get(i, 0) < Level.READ for i in target.ids):
-        return hidden
     if target.personal_data and not principal.cleared_for_personal_data:
         return hidden
+    have = grants.level(principal.name, target.kind, target.ids)
     needed = NEEDED[permission]
     for resource_id in target.ids:
-        if have.get(resource_id, 0) < needed:
+        if target.kind == "experiment" and resource_id == DEFAULT_EXPERIMENT_ID:
+            if have[resource_id] < needed:  # MLflow's Default experiment is no secret
+                return forbidden(_DEFAULT_EXPERIMENT_HINT.format(
+                    action=action, needed=needed.name.lower()))
+        elif have[resource_id] < Level.READ:
+            return hidden
+    for resource_id in target.ids:
+        if have[resource_id] < needed:
             what = "experiment" if target.kind == "experiment" else "registered model"
             return forbidden(
                 f"{action} needs {needed.name.lower()} permission on {what} {resource_id}"
             )
     return None
+
+
+_DEFAULT_EXPERIMENT_HINT = (
+    "{action} needs {needed} permission on experiment 0, MLflow's Default experiment, "
+    "which is not open to every user on this server: log to your own experiment "
+    "(mlflow.set_experiment(\"<name>\") creates it), or ask an administrator for a grant "
+    "or for MLFLOW_COMPLIANCE_DEFAULT_EXPERIMENT_PERMISSION=edit"
+)

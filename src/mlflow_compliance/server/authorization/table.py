@@ -123,6 +123,14 @@ ROUTES: list[Route] = [
     # UI only (/ajax-api/): usage telemetry the UI sends to MLflow's telemetry service.
     route("GET", "/api/3.0/mlflow/ui-telemetry", "ui.telemetry.config.read", P.READ, R.SERVER),
     route("POST", "/api/3.0/mlflow/ui-telemetry", "ui.telemetry.send", P.ADMIN, R.SERVER),
+    # MLflow's basic-auth routes the UI asks on every page (who is signed in) and in its
+    # "change password" dialog: answered by mlflow-compliance itself (server/account.py),
+    # for the caller only.
+    route("GET", "/api/2.0/mlflow/users/current", "account.read", P.AUTHENTICATED),
+    route("GET", "/api/3.0/mlflow/users/current/permissions", "account.permissions.read",
+          P.AUTHENTICATED),
+    route("PATCH", "/api/2.0/mlflow/users/update-password", "account.password.change",
+          P.AUTHENTICATED),
     # GraphQL: the UI's run queries; its "mutations" only search, but it is server-wide.
     route("POST", "/graphql", "graphql.query", P.READ, R.SERVER),
     route("GET", "/graphql", "graphql.query.via_get", P.READ, R.SERVER),
@@ -693,7 +701,28 @@ ROUTES: list[Route] = [
           P.READ, R.MODEL_VERSION, body("name")),
     route("GET", "/api/2.0/compliance/model-versions/approvals",
           "model_version.approval.list", P.READ, R.MODEL_VERSION, query("name")),
+    # Self-service (server/administration.py): any signed-in principal, auditors too, on
+    # its own account only (who acts comes from authentication, never from the request).
+    # A password field is never named here: the audit log records the principal and id.
+    route("POST", "/api/2.0/compliance/account/set-password", "account.password.set",
+          P.AUTHENTICATED),
+    route("POST", "/api/2.0/compliance/account/tokens/create", "account.token.create",
+          P.AUTHENTICATED),
+    route("GET", "/api/2.0/compliance/account/tokens/list", "account.token.list",
+          P.AUTHENTICATED),
+    route("POST", "/api/2.0/compliance/account/tokens/revoke", "account.token.revoke",
+          P.AUTHENTICATED, R.NONE, body("id")),
 ]
+
+ANSWERED_HERE = frozenset(
+    {
+        "/api/2.0/mlflow/users/current",
+        "/api/3.0/mlflow/users/current/permissions",
+        "/api/2.0/mlflow/users/update-password",
+    }
+)
+"""MLflow's basic-auth routes (not served by plain ``mlflow server``) that
+mlflow-compliance answers itself, for MLflow's UI."""
 
 OWN_PREFIX = "/api/2.0/compliance/"
 """Routes of mlflow-compliance itself, not of MLflow."""

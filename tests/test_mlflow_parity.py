@@ -1,0 +1,209 @@
+"""What an ordinary MLflow user does on day one works on the compliance server, or is
+refused with MLflow's own error and a sentence that says what to do.
+
+Real servers on loopback, users made through the administration API, MLflow's own
+client acting as each user (its MLFLOW_TRACKING_USERNAME/PASSWORD variables).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import pytest
+import requests
+from mlflow.exceptions import MlflowException
+
+from mlflow_compliance.testing import BIN, Server, start_compliance_server
+from tests.test_authorization_findings import PASSWORD, api, grant, ok, user
+
+
+@pytest.fixture
+def as_user(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+    """A new ordinary user with no grants, and MLflow's client acting as them."""
+    who = user(server)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", who[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", who[1])
+    mlflow.set_tracking_uri(server.url)
+    yield who
+    while mlflow.active_run():
+        mlflow.end_run()
+
+
+@pytest.fixture(scope="module")
+def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server whose administrator opened the Default experiment to every user (edit)
+    and lets every user read what no grant covers."""
+    s = start_compliance_server(
+        tmp_path_factory.mktemp("home-open"),
+        env={"MLFLOW_COMPLIANCE_DEFAULT_EXPERIMENT_PERMISSION": "edit",
+             "MLFLOW_COMPLIANCE_DEFAULT_PERMISSION": "read"},
+    )
+    yield s
+    s.stop()
+
+
+def test_a_new_users_first_script_runs_with_set_experiment(
+    server: Server, as_user: tuple[str, str], tmp_path: Path
+) -> None:
+    mlflow.set_experiment(f"my experiment {uuid.uuid4().hex[:6]}")
+    note = tmp_path / "note.txt"
+    note.write_text("hello")
+    with mlflow.start_run() as run:
+        mlflow.log_param("alpha", 0.5)
+        mlflow.log_metric("rmse", 0.25)
+        mlflow.log_artifact(str(note))
+    got = mlflow.get_run(run.info.run_id)
+    assert got.data.params == {"alpha": "0.5"}
+    assert got.data.metrics == {"rmse": 0.25}
+    assert got.info.user_id == as_user[0]
+    assert [f.path for f in mlflow.MlflowClient().list_artifacts(run.info.run_id)] == [
+        "note.txt"
+    ]
+
+
+def test_start_run_in_the_closed_default_experiment_says_what_to_do(
+    server: Server, as_user: tuple[str, str]
+) -> None:
+    mlflow.tracking.fluent._active_experiment_id = None
+    with pytest.raises(MlflowException) as refused:
+        mlflow.start_run()
+    assert refused.value.error_code == "PERMISSION_DENIED"
+    message = refused.value.message
+    assert "Default experiment" in message and "mlflow.set_experiment" in message
+    assert "MLFLOW_COMPLIANCE_DEFAULT_EXPERIMENT_PERMISSION" in message
+
+
+def test_an_opened_default_experiment_takes_a_plain_start_run(
+    open_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    who = user(open_server)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", who[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", who[1])
+    mlflow.set_tracking_uri(open_server.url)
+    mlflow.tracking.fluent._active_experiment_id = None
+    with mlflow.start_run() as run:
+        mlflow.log_metric("loss", 1.0)
+    assert run.info.experiment_id == "0"
+    assert mlflow.get_run(run.info.run_id).data.metrics == {"loss": 1.0}
+    # edit, not manage: deleting needs a grant
+    r = api(open_server, "POST", "/api/2.0/mlflow/runs/delete", who,
+            {"run_id": run.info.run_id})
+    assert r.status_code == 403 and "manage permission" in r.json()["message"], r.text
+
+
+def test_default_read_permission_reads_but_does_not_write(open_server: Server) -> None:
+    owner, other = user(open_server), user(open_server)
+    created = ok(api(open_server, "POST", "/api/2.0/mlflow/experiments/create", owner,
+                     {"name": f"e-{uuid.uuid4().hex[:8]}"}))
+    experiment_id = created["experiment_id"]
+    ok(api(open_server, "GET", "/api/2.0/mlflow/experiments/get", other,
+           {"experiment_id": experiment_id}))
+    found = ok(api(open_server, "POST", "/api/2.0/mlflow/experiments/search", other,
+                   {"max_results": 1000}))
+    assert experiment_id in {e["experiment_id"] for e in found["experiments"]}
+    r = api(open_server, "POST", "/api/2.0/mlflow/runs/create", other,
+            {"experiment_id": experiment_id})
+    assert r.status_code == 403, r.text
+    assert r.json()["error_code"] == "PERMISSION_DENIED"
+    assert "needs edit permission on experiment" in r.json()["message"]
+
+
+def test_without_a_default_an_ungranted_experiment_stays_hidden(server: Server) -> None:
+    owner, other = user(server), user(server)
+    created = ok(api(server, "POST", "/api/2.0/mlflow/experiments/create", owner,
+                     {"name": f"e-{uuid.uuid4().hex[:8]}"}))
+    r = api(server, "GET", "/api/2.0/mlflow/experiments/get", other,
+            {"experiment_id": created["experiment_id"]})
+    assert r.status_code == 404 and r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+@pytest.mark.parametrize("value", ["manage", "admin", "yes"])
+def test_a_default_permission_outside_none_read_edit_is_refused_at_start(
+    tmp_path: Path, value: str
+) -> None:
+    done = subprocess.run(
+        [str(BIN / "mlflow-compliance"), "server", "--home", str(tmp_path)],
+        env={"PATH": str(BIN), "MLFLOW_COMPLIANCE_DEFAULT_PERMISSION": value},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "MLFLOW_COMPLIANCE_DEFAULT_PERMISSION" in lines[0]
+    assert "none, read, edit" in lines[0]
+
+
+def test_the_ui_learns_who_is_signed_in(server: Server) -> None:
+    who = user(server)
+    me = ok(api(server, "GET", "/ajax-api/2.0/mlflow/users/current", who))
+    assert me == {"user": {"id": 0, "username": who[0], "is_admin": False},
+                  "is_basic_auth": True}
+    admin = ok(api(server, "GET", "/ajax-api/2.0/mlflow/users/current", server.auth))
+    assert admin["user"]["is_admin"] is True
+    anonymous = requests.get(server.url + "/ajax-api/2.0/mlflow/users/current", timeout=10)
+    assert anonymous.status_code == 401
+
+
+def test_the_ui_lists_the_callers_own_grants_only(server: Server) -> None:
+    who, other = user(server), user(server)
+    grant(server, who, "experiment", "0", "read")
+    grant(server, other, "experiment", "0", "edit")
+    mine = ok(api(server, "GET", "/ajax-api/3.0/mlflow/users/current/permissions", who))
+    assert mine["is_admin"] is False
+    assert [(p["resource_type"], p["resource_pattern"], p["permission"])
+            for p in mine["permissions"]] == [("experiment", "0", "READ")]
+
+
+def test_a_user_changes_their_own_password_from_the_ui_dialog(server: Server) -> None:
+    who = user(server)
+    new = "a much longer new secret"
+    path = "/ajax-api/2.0/mlflow/users/update-password"
+    wrong = api(server, "PATCH", path, who,
+                {"username": who[0], "password": new, "current_password": "not it at all"})
+    assert wrong.status_code == 400 and "current_password" in wrong.json()["message"]
+    other = user(server)
+    theirs = api(server, "PATCH", path, who,
+                 {"username": other[0], "password": new, "current_password": PASSWORD})
+    assert theirs.status_code == 403, theirs.text
+    ok(api(server, "PATCH", path, who,
+           {"username": who[0], "password": new, "current_password": PASSWORD}))
+    assert api(server, "GET", "/ajax-api/2.0/mlflow/users/current", who).status_code == 401
+    assert api(server, "GET", "/ajax-api/2.0/mlflow/users/current",
+               (who[0], new)).status_code == 200
+    # the other user's password did not change
+    assert api(server, "GET", "/ajax-api/2.0/mlflow/users/current", other).status_code == 200
+
+
+@pytest.mark.parametrize("role", ["admin", "user"])
+def test_prompts_are_created_and_loaded(
+    server: Server, monkeypatch: pytest.MonkeyPatch, role: str
+) -> None:
+    who = server.auth if role == "admin" else user(server)
+    assert who is not None
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", who[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", who[1])
+    mlflow.set_tracking_uri(server.url)
+    name = f"greeting_{uuid.uuid4().hex[:8]}"
+    mlflow.genai.register_prompt(name=name, template="Hello {{name}}!")
+    mlflow.genai.register_prompt(name=name, template="Hi {{name}}!")
+    assert mlflow.genai.load_prompt(f"prompts:/{name}/2").format(name="Ada") == "Hi Ada!"
+    assert mlflow.genai.load_prompt(f"prompts:/{name}/1").template == "Hello {{name}}!"
+
+
+def test_the_prompt_placeholder_source_is_no_way_around_source_confinement(
+    server: Server,
+) -> None:
+    name = f"m-{uuid.uuid4().hex[:8]}"
+    ok(api(server, "POST", "/api/2.0/mlflow/registered-models/create", server.auth,
+           {"name": name}))
+    r = api(server, "POST", "/api/2.0/mlflow/model-versions/create", server.auth,
+            {"name": name, "source": "dummy-source"})
+    assert r.status_code == 400 and "source" in r.json()["message"], r.text
+    r = api(server, "POST", "/api/2.0/mlflow/model-versions/create", server.auth,
+            {"name": name, "source": "file:///etc",
+             "tags": [{"key": "mlflow.prompt.is_prompt", "value": "true"}]})
+    assert r.status_code == 400, r.text
