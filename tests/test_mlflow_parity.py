@@ -207,3 +207,147 @@ def test_the_prompt_placeholder_source_is_no_way_around_source_confinement(
             {"name": name, "source": "file:///etc",
              "tags": [{"key": "mlflow.prompt.is_prompt", "value": "true"}]})
     assert r.status_code == 400, r.text
+
+
+# --- camelCase JSON, read the way MLflow's ParseDict reads it ---------------------------
+
+def _experiment_with_run(server: Server, who: tuple[str, str]) -> tuple[str, str]:
+    experiment = ok(api(server, "POST", "/api/2.0/mlflow/experiments/create", who,
+                        {"name": f"e-{uuid.uuid4().hex[:8]}"}))["experiment_id"]
+    run = ok(api(server, "POST", "/api/2.0/mlflow/runs/create", who,
+                 {"experiment_id": experiment}))["run"]["info"]["run_id"]
+    return experiment, run
+
+
+def test_camel_case_json_is_read_as_mlflow_reads_it(server: Server) -> None:
+    who = user(server)
+    experiment, run = _experiment_with_run(server, who)
+    ok(api(server, "POST", "/api/2.0/mlflow/runs/log-metric", who,
+           {"runId": run, "key": "m", "value": 2.0, "timestamp": 1}))
+    ok(api(server, "POST", "/api/2.0/mlflow/runs/log-batch", who,
+           {"runId": run, "params": [{"key": "p", "value": "v"}]}))
+    found = ok(api(server, "POST", "/api/2.0/mlflow/runs/search", who,
+                   {"experimentIds": [experiment]}))
+    assert [r["info"]["run_id"] for r in found["runs"]] == [run]
+    data = ok(api(server, "GET", "/api/2.0/mlflow/runs/get", who, {"run_id": run}))["run"]
+    assert data["data"]["metrics"][0]["value"] == 2.0
+    assert data["data"]["params"] == [{"key": "p", "value": "v"}]
+
+
+def test_a_field_in_both_spellings_is_refused_and_names_the_field(server: Server) -> None:
+    who = user(server)
+    _, run = _experiment_with_run(server, who)
+    r = api(server, "POST", "/api/2.0/mlflow/runs/log-metric", who,
+            {"run_id": run, "runId": run, "key": "m", "value": 1.0, "timestamp": 1})
+    assert r.status_code == 400, r.text
+    assert r.json()["message"].startswith("run_id: given twice")
+
+
+def test_camel_case_names_the_object_authorization_decides_on(server: Server) -> None:
+    owner, other = user(server), user(server)
+    _, theirs = _experiment_with_run(server, owner)
+    r = api(server, "POST", "/api/2.0/mlflow/runs/log-metric", other,
+            {"runId": theirs, "key": "m", "value": 1.0, "timestamp": 1})
+    assert r.status_code == 404 and r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert server.auth is not None
+    run = ok(api(server, "GET", "/api/2.0/mlflow/runs/get", server.auth, {"run_id": theirs}))
+    assert "metrics" not in run["run"]["data"]
+
+
+# --- GraphQL: the UI's run page, authorized per object ----------------------------------
+
+GET_RUN = """
+query GetRun($data: MlflowGetRunInput!) @component(name: "MLflow.ExperimentRunTracking") {
+  mlflowGetRun(input: $data) {
+    apiError { code message }
+    run {
+      info { runUuid experimentId }
+      experiment { experimentId name }
+      modelVersions { name version }
+      data { params { key value } }
+    }
+  }
+}
+"""
+
+
+def graphql(server: Server, who: tuple[str, str], query: str,
+            variables: dict[str, object]) -> requests.Response:
+    return api(server, "POST", "/graphql", who, {"query": query, "variables": variables})
+
+
+def test_a_reader_opens_a_run_through_graphql(server: Server) -> None:
+    owner, reader, stranger = user(server), user(server), user(server)
+    experiment, run = _experiment_with_run(server, owner)
+    ok(api(server, "POST", "/api/2.0/mlflow/runs/log-parameter", owner,
+           {"run_id": run, "key": "alpha", "value": "0.5"}))
+    grant(server, reader, "experiment", experiment, "read")
+    got = ok(graphql(server, reader, GET_RUN, {"data": {"runId": run}}))
+    assert got["data"]["mlflowGetRun"]["run"]["data"]["params"] == [
+        {"key": "alpha", "value": "0.5"}]
+    hidden = graphql(server, stranger, GET_RUN, {"data": {"runId": run}})
+    assert hidden.status_code == 404, hidden.text
+    assert hidden.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_graphql_hides_model_versions_of_models_the_reader_may_not_read(
+    server: Server,
+) -> None:
+    owner, reader = user(server), user(server)
+    experiment, run = _experiment_with_run(server, owner)
+    grant(server, reader, "experiment", experiment, "read")
+    shown, hidden = f"shown-{uuid.uuid4().hex[:6]}", f"hidden-{uuid.uuid4().hex[:6]}"
+    for name in (shown, hidden):
+        ok(api(server, "POST", "/api/2.0/mlflow/registered-models/create", owner,
+               {"name": name}))
+        ok(api(server, "POST", "/api/2.0/mlflow/model-versions/create", owner,
+               {"name": name, "source": f"runs:/{run}/model", "run_id": run}))
+    grant(server, reader, "model", shown, "read")
+    got = ok(graphql(server, reader, GET_RUN, {"data": {"runId": run}}))
+    versions = got["data"]["mlflowGetRun"]["run"]["modelVersions"]
+    assert versions == [{"name": shown, "version": "1"}]
+    everything = ok(graphql(server, owner, GET_RUN, {"data": {"runId": run}}))
+    assert len(everything["data"]["mlflowGetRun"]["run"]["modelVersions"]) == 2
+
+
+@pytest.mark.parametrize("query", [
+    "{ __schema { types { name } } }",
+    'query { a: mlflowGetRun(input: {runId: "x"}) { run { info { runUuid } } } }',
+    'query { mlflowSearchModelVersions(input: {filter: ""}) { modelVersions { name } } }',
+    'subscription { test(inputString: "x") { output } }',
+])
+def test_graphql_shapes_this_server_does_not_know_are_refused(
+    server: Server, query: str
+) -> None:
+    r = graphql(server, user(server), query, {})
+    assert r.status_code == 403, r.text
+    assert r.json()["error_code"] == "PERMISSION_DENIED"
+
+
+def test_graphql_run_search_without_clearance_goes_by_run_id_only(server: Server) -> None:
+    owner, reader = user(server), user(server)
+    experiment, run = _experiment_with_run(server, owner)
+    grant(server, reader, "experiment", experiment, "read")
+    search = """query SearchRuns($data: MlflowSearchRunsInput!) {
+      mlflowSearchRuns(input: $data) { runs { info { runUuid } } } }"""
+    by_id = ok(graphql(server, reader, search, {"data": {
+        "experimentIds": [experiment], "filter": f'attributes.run_id = "{run}"'}}))
+    assert [r["info"]["runUuid"] for r in by_id["data"]["mlflowSearchRuns"]["runs"]] == [run]
+    by_param = graphql(server, reader, search, {"data": {
+        "experimentIds": [experiment], "filter": "params.alpha = '1'"}})
+    assert by_param.status_code == 403 and "by id only" in by_param.json()["message"]
+
+
+def test_graphql_metric_history_of_a_personal_data_run_is_hidden(server: Server) -> None:
+    owner, reader = user(server), user(server)
+    experiment, run = _experiment_with_run(server, owner)
+    ok(api(server, "POST", "/api/2.0/mlflow/runs/set-tag", owner,
+           {"run_id": run, "key": "compliance.gdpr.personal_data", "value": "true"}))
+    grant(server, reader, "experiment", experiment, "read")
+    query = """query Q($data: MlflowGetMetricHistoryBulkIntervalInput!) {
+      mlflowGetMetricHistoryBulkInterval(input: $data) { metrics { key value } } }"""
+    r = graphql(server, reader, query, {"data": {"runIds": [run], "metricKey": "m"}})
+    assert r.status_code == 404, r.text
+    cleared = user(server, clearances=["personal-data"])
+    grant(server, cleared, "experiment", experiment, "read")
+    assert ok(graphql(server, cleared, query, {"data": {"runIds": [run], "metricKey": "m"}}))

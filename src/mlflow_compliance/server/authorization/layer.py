@@ -22,8 +22,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mlflow_compliance.identity.principal import ANONYMOUS, SCOPE_KEY, Principal, Role
 from mlflow_compliance.identity.store import GrantKind, IdentityStore
 from mlflow_compliance.server.audit import note
-from mlflow_compliance.server.authorization import filters, ownership
+from mlflow_compliance.server.authorization import (
+    filters,
+    graphql_answer,
+    graphql_query,
+    ownership,
+)
 from mlflow_compliance.server.authorization.defaults import Defaults, Grants
+from mlflow_compliance.server.authorization.graphql_query import Plan
+from mlflow_compliance.server.authorization.messages import canonical, message_of
 from mlflow_compliance.server.authorization.named import named_in_body
 from mlflow_compliance.server.authorization.policy import (
     Refusal,
@@ -36,6 +43,7 @@ from mlflow_compliance.server.authorization.reading import spelling_problem, val
 from mlflow_compliance.server.authorization.resources import Resolver
 from mlflow_compliance.server.authorization.table import (
     Permission,
+    Resource,
     Route,
     Source,
     find,
@@ -133,21 +141,55 @@ class Authorization:
                          keep_blank_values=True)
         note(scope, query=query)
         payload: Any = None
-        if _reads_body(route, scope["method"]):
+        message = message_of(route.method, route.path) if route.method != "GET" else None
+        if message is not None or _reads_body(route, scope["method"]):
             # Parsed for every caller, admins too: the audit log names what they touched.
             try:
                 payload, receive = await json_body(scope, receive)
             except BodyTooLarge:
                 await send_too_large(send)
                 return
+            if message is not None:
+                fixed, problem = canonical(message, payload)
+                if problem:
+                    await send_error(send, 400, "INVALID_PARAMETER_VALUE", problem)
+                    return
+                if fixed != payload:
+                    scope, receive = with_body(scope, receive, fixed)
+                    payload = fixed
             note(scope, payload=payload)
-        if problem := spelling_problem(route, query, payload):
+        if problem := spelling_problem(route, query, payload, message is not None):
             await send_error(send, 400, "INVALID_PARAMETER_VALUE", problem)
             return
         scope[DECISION_KEY] = Decision(route, params, query, payload)
         verdict = by_role(who, route)
         if isinstance(verdict, str):
             await send_error(send, 403, "PERMISSION_DENIED", verdict)
+            return
+        if verdict is None and route.resource is Resource.GRAPHQL:
+            graphql_body = payload if scope["method"] != "GET" else {
+                k: v[0] for k, v in query.items() if v
+            }
+            if isinstance(graphql_body, dict) and isinstance(
+                graphql_body.get("variables"), str
+            ):  # GET carries variables as a JSON string
+                graphql_body = {**graphql_body,
+                                "variables": _json_or_none(graphql_body["variables"])}
+            outcome = await anyio.to_thread.run_sync(
+                self._check_graphql, who, route, graphql_body
+            )
+            if isinstance(outcome, Refusal):
+                await send_error(send, outcome.status, outcome.error_code, outcome.message)
+                return
+            if outcome.versions_under and who.role is Role.USER:
+                await rewrite_json_answer(
+                    self.app, scope, receive, send,
+                    graphql_answer.versions_filter(
+                        outcome, who, self.grants, self.resolver
+                    ),
+                )
+            else:
+                await self.app(scope, receive, send)
             return
         if verdict is None:
             named = values(route.where, params, query, payload)
@@ -205,6 +247,27 @@ class Authorization:
         refusal = by_grants(self.grants, who, route.action, route.permission, target, hidden)
         return refusal or self._check_named(who, route, payload)
 
+    def _check_graphql(self, who: Principal, route: Route, body: Any) -> Plan | Refusal:
+        """Every object a GraphQL query reads, each like the REST route that reads it."""
+        try:
+            found = graphql_query.plan(
+                body, searches_by_id_only=not who.cleared_for_personal_data,
+                admin_searches=who.role is not Role.USER,
+            )
+        except graphql_query.Malformed as e:
+            return Refusal(400, "INVALID_PARAMETER_VALUE", f"{route.action}: {e}")
+        except graphql_query.Refused as e:
+            return Refusal(403, "PERMISSION_DENIED", f"{route.action}: {e}")
+        for read in found.reads:
+            target = self.resolver.resolve(read.resource, list(read.ids), {})
+            hidden = not_found(route, read.resource, list(read.ids))
+            refusal = by_grants(self.grants, who, route.action, Permission.READ, target,
+                                hidden)
+            if refusal is not None:
+                return Refusal(refusal.status, refusal.error_code,
+                               f"{read.field}: {refusal.message}")
+        return found
+
     def _check_named(self, who: Principal, route: Route, payload: Any) -> Refusal | None:
         """Every further object the body names, with the permission it needs."""
         for item in named_in_body(route, payload):
@@ -228,6 +291,7 @@ _BODY_ROUTES = frozenset(
         "/api/2.0/mlflow/logged-models",
         "/api/2.0/mlflow/registered-models/delete",
         "/api/2.0/mlflow/registered-models/rename",
+        "/graphql",
     }
 )
 
@@ -240,6 +304,13 @@ def _extra(payload: Any, query: dict[str, list[str]]) -> dict[str, Any]:
             value = query[name][0]
         extra[name] = value
     return extra
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None  # refused by the plan: variables must be an object
 
 
 async def _send_json(send: Send, data: Any) -> None:

@@ -6,8 +6,11 @@ repeated keys), and JSON bodies through protobuf's ``ParseDict``, which takes a
 field's snake_case name *or* its camelCase JSON name (``runId`` is ``run_id``).
 A layer that reads one spelling while the handler reads another authorizes one object
 and lets MLflow act on another. So a request that spells an identifying field in any
-way but the one canonical spelling (``x[]``, the same key twice, ``runId``) is refused
-with 400, and what remains is read exactly as every MLflow parser reads it.
+way but the one canonical spelling (``x[]``, the same key twice) is refused with 400,
+and what remains is read exactly as every MLflow parser reads it. A JSON body of a
+protobuf route is first put in its message's spelling (``messages``: ``runId`` becomes
+``run_id``, as ParseDict reads it); on other routes a camelCase identifying key is
+refused.
 """
 
 from __future__ import annotations
@@ -41,8 +44,13 @@ def snake(key: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", lambda m: "_" + m[1].lower(), key)
 
 
-def spelling_problem(route: Route, query: Mapping[str, list[str]], body: Any) -> str | None:
-    """Why this request could be read two ways, or None; the message names the field."""
+def spelling_problem(
+    route: Route, query: Mapping[str, list[str]], body: Any, canonical_body: bool = False
+) -> str | None:
+    """Why this request could be read two ways, or None; the message names the field.
+
+    ``canonical_body``: the body was already put in its protobuf message's spelling
+    (``messages``), as MLflow reads it; otherwise camelCase identifying keys are refused."""
     many = LISTS | {w.name for w in route.where if w.source is Source.QUERY and w.many}
     for key, got in query.items():
         base = key[:-2] if key.endswith("[]") else key
@@ -53,7 +61,7 @@ def spelling_problem(route: Route, query: Mapping[str, list[str]], body: Any) ->
                 return f"{key}: spell it {snake(base)}"
             if len(got) > 1 and base not in many:
                 return f"{key}: given {len(got)} times; give it once"
-    return _camel_in(body)
+    return None if canonical_body else _camel_in(body)
 
 
 def _camel_in(body: Any) -> str | None:

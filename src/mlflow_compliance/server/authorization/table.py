@@ -46,6 +46,7 @@ class Resource(StrEnum):
     ARTIFACT = "artifact"  # mlflow-artifacts path "<experiment_id>/<run_id>/..." -> experiment
     REGISTERED_MODEL = "registered_model"  # name -> registered model
     MODEL_VERSION = "model_version"  # name (+ version) -> registered model
+    GRAPHQL = "graphql"  # every object the query reads (graphql_query)
 
 
 class Source(StrEnum):
@@ -131,9 +132,10 @@ ROUTES: list[Route] = [
           P.AUTHENTICATED),
     route("PATCH", "/api/2.0/mlflow/users/update-password", "account.password.change",
           P.AUTHENTICATED),
-    # GraphQL: the UI's run queries; its "mutations" only search, but it is server-wide.
-    route("POST", "/graphql", "graphql.query", P.READ, R.SERVER),
-    route("GET", "/graphql", "graphql.query.via_get", P.READ, R.SERVER),
+    # GraphQL: the UI's run page and charts; its "mutations" only search. Authorized per
+    # object the query reads (graphql_query).
+    route("POST", "/graphql", "graphql.query", P.READ, R.GRAPHQL),
+    route("GET", "/graphql", "graphql.query.via_get", P.READ, R.GRAPHQL),
     # --- experiments ---------------------------------------------------------------
     route("POST", "/api/2.0/mlflow/experiments/create", "experiment.create", P.CREATE),
     route("GET", "/api/2.0/mlflow/experiments/get", "experiment.read", P.READ, R.EXPERIMENT,
