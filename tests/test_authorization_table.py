@@ -33,7 +33,7 @@ R = Resource
 # Resources the layer resolves from the request to an experiment or registered model.
 RESOLVED = {
     R.EXPERIMENT, R.EXPERIMENT_NAME, R.RUN, R.LOGGED_MODEL, R.ARTIFACT,
-    R.REGISTERED_MODEL, R.MODEL_VERSION,
+    R.REGISTERED_MODEL, R.MODEL_VERSION, R.TRACE, R.DATASET, R.TRACE_EXPORT,
 }
 
 # An MLflow path parameter is a whole segment "x" (or "x" before ":verb", as in Gemini's
@@ -284,6 +284,11 @@ def test_core_writes_never_need_less_than_edit() -> None:
         ("POST", "/api/2.0/mlflow/experiments/search-datasets"),
         ("POST", "/api/2.0mlflow/experiments/search-datasets"),
         ("POST", "/api/2.0/mlflow/registered-models/get-latest-versions"),
+        ("POST", "/api/3.0/mlflow/traces/batchGetInfos"),
+        ("POST", "/api/3.0/mlflow/traces/search"),
+        ("POST", "/api/3.0/mlflow/traces/calculate-filter-correlation"),
+        ("POST", "/api/3.0/mlflow/traces/metrics"),
+        ("POST", "/api/3.0/mlflow/datasets/search"),
         # A sign-off is a reviewer's act, not an edit of the model: read on the model
         # plus the approver clearance, which the promotion gate itself checks.
         ("POST", "/api/2.0/compliance/model-versions/approve"),

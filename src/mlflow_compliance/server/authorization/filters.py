@@ -102,6 +102,15 @@ def model_versions(store: Grants, who: Principal, resolver: Resolver) -> View:
     )
 
 
+def traces(store: Grants, who: Principal, resolver: Resolver) -> View:
+    lineage = functools.cache(resolver.run_is_personal)
+
+    def view(t: dict[str, Any]) -> dict[str, Any] | None:
+        return None if resolver.trace_is_personal(t, lineage) else t
+
+    return view
+
+
 def _users(who: Principal) -> bool:
     return who.role is Role.USER
 
@@ -138,4 +147,6 @@ BY_PATH: dict[str, SearchFilter] = {
     "/api/2.0/mlflow/model-versions/search": SearchFilter(
         paging.MODEL_VERSIONS, _users, model_versions
     ),
+    "/api/3.0/mlflow/traces/search": SearchFilter(paging.TRACES, _uncleared, traces),
+    "/api/2.0/mlflow/traces": SearchFilter(paging.LEGACY_TRACES, _uncleared, traces),
 }

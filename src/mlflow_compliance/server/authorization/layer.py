@@ -26,6 +26,7 @@ from mlflow_compliance.server.authorization import (
     filters,
     graphql_answer,
     graphql_query,
+    otlp,
     ownership,
 )
 from mlflow_compliance.server.authorization.defaults import Defaults, Grants
@@ -48,7 +49,7 @@ from mlflow_compliance.server.authorization.table import (
     Source,
     find,
 )
-from mlflow_compliance.server.body import BodyTooLarge, json_body, with_body
+from mlflow_compliance.server.body import BodyTooLarge, json_body, read_body, replay, with_body
 from mlflow_compliance.server.capture import rewrite_json_answer
 from mlflow_compliance.server.errors import send_error, send_too_large, send_unauthenticated
 from mlflow_compliance.server.routes import normalized
@@ -191,8 +192,23 @@ class Authorization:
             else:
                 await self.app(scope, receive, send)
             return
+        if verdict is None and route.resource is Resource.TRACE_EXPORT:
+            try:
+                raw = await read_body(receive)
+            except BodyTooLarge:
+                await send_too_large(send)
+                return
+            receive = replay(raw, receive)
+            refusal = await anyio.to_thread.run_sync(
+                self._check_export, who, route, _headers(scope), raw
+            )
+            if refusal:
+                await send_error(send, refusal.status, refusal.error_code, refusal.message)
+                return
+            await self.app(scope, receive, send)
+            return
         if verdict is None:
-            named = values(route.where, params, query, payload)
+            named = values(route.where, params, query, payload, _headers(scope))
             if route.path in NARROWED:
                 readable = await anyio.to_thread.run_sync(
                     self.grants.readable, who.name, GrantKind.EXPERIMENT
@@ -246,6 +262,41 @@ class Authorization:
         hidden = not_found(route, route.resource, ids)
         refusal = by_grants(self.grants, who, route.action, route.permission, target, hidden)
         return refusal or self._check_named(who, route, payload)
+
+    def _check_export(
+        self, who: Principal, route: Route, headers: dict[str, str], raw: bytes
+    ) -> Refusal | None:
+        """An OTLP export: edit on the header's experiment and run, and on every existing
+        trace its spans join (``otlp``)."""
+        experiment = headers.get("x-mlflow-experiment-id")
+        if not experiment:
+            return Refusal(400, "INVALID_PARAMETER_VALUE",
+                           "x-mlflow-experiment-id: required header, the experiment id")
+        traces = otlp.trace_ids(headers, raw)
+        if traces is None:
+            return Refusal(400, "INVALID_PARAMETER_VALUE",
+                           "body: not an OTLP trace export (application/x-protobuf or "
+                           "application/json, optionally gzip or deflate)")
+        wanted = [("x-mlflow-experiment-id", Resource.EXPERIMENT, experiment)]
+        if run := headers.get("x-mlflow-run-id"):
+            wanted.append(("x-mlflow-run-id", Resource.RUN, run))
+        for field, resource, resource_id in wanted:
+            target = self.resolver.resolve(resource, [resource_id], {})
+            hidden = not_found(route, resource, [resource_id])
+            refusal = by_grants(self.grants, who, route.action, Permission.EDIT, target,
+                                hidden)
+            if refusal:
+                return Refusal(refusal.status, refusal.error_code, f"{field}: {refusal.message}")
+        for trace_id in traces:
+            target = self.resolver.resolve(Resource.TRACE, [trace_id], {})
+            if target.missing:
+                continue  # a new trace: MLflow creates it in the header's experiment
+            hidden = not_found(route, Resource.TRACE, [trace_id])
+            refusal = by_grants(self.grants, who, route.action, Permission.EDIT, target,
+                                hidden)
+            if refusal:
+                return Refusal(refusal.status, refusal.error_code, f"spans: {refusal.message}")
+        return None
 
     def _check_graphql(self, who: Principal, route: Route, body: Any) -> Plan | Refusal:
         """Every object a GraphQL query reads, each like the REST route that reads it."""
@@ -304,6 +355,12 @@ def _extra(payload: Any, query: dict[str, list[str]]) -> dict[str, Any]:
             value = query[name][0]
         extra[name] = value
     return extra
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    """The request's headers by lowercase name (the last of repeated ones, as Starlette
+    reads a single header)."""
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
 
 
 def _json_or_none(text: str) -> Any:

@@ -75,6 +75,26 @@ def _source_run(body: dict[str, Any]) -> Iterator[Named]:
         yield Named("source_run_id", Resource.RUN, str(body["source_run_id"]), Permission.READ)
 
 
+def _linked_traces(body: dict[str, Any]) -> Iterator[Named]:
+    for trace_id in body.get("trace_ids") or []:
+        if isinstance(trace_id, str) and trace_id:
+            yield Named("trace_ids", Resource.TRACE, trace_id, Permission.EDIT)
+
+
+def _linked_prompts(body: dict[str, Any]) -> Iterator[Named]:
+    for item in body.get("prompt_versions") or []:
+        if isinstance(item, dict) and item.get("name"):
+            yield Named("prompt_versions[].name", Resource.REGISTERED_MODEL, str(item["name"]),
+                        Permission.READ)
+
+
+def _linked_experiments(body: dict[str, Any]) -> Iterator[Named]:
+    for experiment_id in body.get("experiment_ids") or []:
+        if isinstance(experiment_id, str | int) and str(experiment_id):
+            yield Named("experiment_ids", Resource.EXPERIMENT, str(experiment_id),
+                        Permission.EDIT)
+
+
 BY_PATH = {
     "/api/2.0/mlflow/model-versions/create": _version_sources,
     "/api/2.0/mlflow/runs/log-metric": _metric_model,
@@ -82,6 +102,9 @@ BY_PATH = {
     "/api/2.0/mlflow/runs/outputs": _output_models,
     "/api/2.0/mlflow/runs/log-inputs": _input_models,
     "/api/2.0/mlflow/logged-models": _source_run,
+    "/api/2.0/mlflow/traces/link-to-run": _linked_traces,
+    "/api/2.0/mlflow/traces/link-prompts": _linked_prompts,
+    "/api/3.0/mlflow/datasets/{dataset_id}/add-experiments": _linked_experiments,
 }
 """Routes whose body names further objects, and how to find them."""
 

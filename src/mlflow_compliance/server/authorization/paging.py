@@ -63,7 +63,13 @@ from urllib.parse import parse_qsl, urlencode
 import anyio.to_thread
 from cryptography.fernet import Fernet, InvalidToken
 from mlflow.protos.model_registry_pb2 import SearchModelVersions, SearchRegisteredModels
-from mlflow.protos.service_pb2 import SearchExperiments, SearchLoggedModels, SearchRuns
+from mlflow.protos.service_pb2 import (
+    SearchExperiments,
+    SearchLoggedModels,
+    SearchRuns,
+    SearchTraces,
+    SearchTracesV3,
+)
 from mlflow.store.model_registry import (
     SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD,
@@ -115,6 +121,9 @@ REGISTERED_MODELS = _search(
 MODEL_VERSIONS = _search(
     SearchModelVersions, "model_versions", SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD
 )
+TRACES_MOST = 500  # MLflow's own check of a trace search's max_results (handlers)
+TRACES = _search(SearchTracesV3, "traces", TRACES_MOST)
+LEGACY_TRACES = _search(SearchTraces, "traces", TRACES_MOST)
 
 
 # --- the token --------------------------------------------------------------------------

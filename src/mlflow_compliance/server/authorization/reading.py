@@ -84,8 +84,27 @@ def _camel_in(body: Any) -> str | None:
     return None
 
 
+def _walk(body: Any, name: str) -> Any:
+    """A body field by its dotted name (``trace.trace_info.experiment_id``); ``x[]`` takes
+    the field from each item of list ``x`` (the items without it are skipped)."""
+    found: list[Any] = [body]
+    listed = False
+    for part in name.split("."):
+        each = part.endswith("[]")
+        key = part[:-2] if each else part
+        found = [f.get(key) for f in found if isinstance(f, dict)]
+        found = [f for f in found if f is not None]
+        if each:
+            listed = True
+            found = [item for f in found if isinstance(f, list) for item in f]
+    if listed:
+        return found
+    return found[0] if found else None
+
+
 def values(where: tuple[Where, ...], params: Mapping[str, str],
-           query: Mapping[str, list[str]], body: Any) -> tuple[Where, list[str]] | None:
+           query: Mapping[str, list[str]], body: Any,
+           headers: Mapping[str, str] | None = None) -> tuple[Where, list[str]] | None:
     """The first ``where`` present in the request, and its value(s) as strings.
 
     Only canonical spellings are read (``spelling_problem`` refused the others), the
@@ -95,11 +114,13 @@ def values(where: tuple[Where, ...], params: Mapping[str, str],
         raw: Any
         if w.source is Source.PATH:
             raw = params.get(w.name)
+        elif w.source is Source.HEADER:
+            raw = (headers or {}).get(w.name)
         elif w.source is Source.QUERY:
             got = query.get(w.name)
             raw = got if w.many else (got[0] if got else None)
         else:
-            raw = body.get(w.name) if isinstance(body, dict) else None
+            raw = _walk(body, w.name)
         if raw is None or raw == "" or raw == []:
             continue
         items = raw if isinstance(raw, list) else [raw]

@@ -1,6 +1,6 @@
 """Resolving what a request names to the experiments or registered models it touches.
 
-Runs, logged models and artifact paths belong to an experiment; model versions
+Runs, logged models, traces and artifact paths belong to an experiment; model versions
 to a registered model. Resolution also says whether the resource declares personal data
 (``compliance.gdpr.personal_data``, read by the record's own parser), for need-to-know;
 sensitivity follows lineage: a logged model made from a personal-data run, and a model
@@ -10,15 +10,18 @@ that serves them or their files.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from mlflow.exceptions import MlflowException
+from mlflow.tracing.constant import TraceMetadataKey
 
 from mlflow_compliance.record import PERSONAL_DATA_TAG, declares_personal_data
 from mlflow_compliance.server.authorization.table import Resource
+
+SOURCE_RUN = TraceMetadataKey.SOURCE_RUN
 
 # MLflow's own schema (runs, tags), read-only; the MLflow range is pinned and tested.
 RUN_QUERY = sa.text(
@@ -41,6 +44,15 @@ class Target:
 
 def _personal(tags: Mapping[str, str] | None) -> bool:
     return declares_personal_data((tags or {}).get(PERSONAL_DATA_TAG))
+
+
+def _as_map(value: Any) -> dict[str, Any]:
+    """Tags or metadata as a map, whether given as one or as ``[{key, value}]``."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, list):
+        return {str(i.get("key")): i.get("value") for i in value if isinstance(i, dict)}
+    return {}
 
 
 class Resolver:
@@ -130,6 +142,39 @@ class Resolver:
                 return Target(EXPERIMENT, missing=True)
             target.personal_data = model.missing or model.personal_data
         return target
+
+    def _trace(self, ids: list[str], extra: Mapping[str, Any]) -> Target:
+        """A trace belongs to its experiment; it is personal data when its tags say so or
+        the run it was logged in is (``mlflow.sourceRun``)."""
+        target = Target(EXPERIMENT)
+        for trace_id in ids:
+            info = self._tracking().get_trace_info(trace_id)
+            if info is None or not info.experiment_id:  # not an experiment's trace
+                return Target(EXPERIMENT, missing=True)
+            target.ids.append(str(info.experiment_id))
+            target.personal_data |= _personal(info.tags) or self.run_is_personal(
+                (info.request_metadata or {}).get(SOURCE_RUN)
+            )
+        return target
+
+    def _dataset(self, ids: list[str], extra: Mapping[str, Any]) -> Target:
+        """An evaluation dataset belongs to every experiment it is linked to (none: only
+        admins reach it); personal data when its tags say so."""
+        store = self._tracking()
+        experiments = [str(e) for e in store.get_dataset_experiment_ids(ids[0])]
+        if not experiments:
+            return Target(EXPERIMENT, missing=True)
+        dataset = store.get_dataset(ids[0])
+        return Target(EXPERIMENT, experiments, _personal(dataset.tags))
+
+    def trace_is_personal(
+        self, trace: Mapping[str, Any], run_is_personal: Callable[[str | None], bool]
+    ) -> bool:
+        """The same for a trace as a search answers it (API 3.0 maps or 2.0 lists);
+        ``run_is_personal`` may be a per-request cache of ``self.run_is_personal``."""
+        tags, metadata = trace.get("tags"), trace.get("trace_metadata",
+                                                     trace.get("request_metadata"))
+        return _personal(_as_map(tags)) or run_is_personal(_as_map(metadata).get(SOURCE_RUN))
 
     def _registered_model(self, ids: list[str], extra: Mapping[str, Any]) -> Target:
         return Target(REGISTERED_MODEL, list(ids))

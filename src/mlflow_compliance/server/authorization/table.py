@@ -47,12 +47,16 @@ class Resource(StrEnum):
     REGISTERED_MODEL = "registered_model"  # name -> registered model
     MODEL_VERSION = "model_version"  # name (+ version) -> registered model
     GRAPHQL = "graphql"  # every object the query reads (graphql_query)
+    TRACE = "trace"  # trace id -> its experiment
+    DATASET = "dataset"  # evaluation dataset id -> every experiment it is linked to
+    TRACE_EXPORT = "trace_export"  # OTLP spans: the header's experiment, their traces (otlp)
 
 
 class Source(StrEnum):
     QUERY = "query"  # URL query string
-    JSON = "json"  # JSON body
+    JSON = "json"  # JSON body; a dotted name walks into objects, "[]" into a list's items
     PATH = "path"  # path parameter of the route
+    HEADER = "header"  # an HTTP header (lowercase name)
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,10 @@ def body(name: str, many: bool = False) -> Where:
 
 def path(name: str) -> Where:
     return Where(Source.PATH, name)
+
+
+def header(name: str) -> Where:
+    return Where(Source.HEADER, name)
 
 
 @dataclass(frozen=True)
@@ -318,92 +326,116 @@ ROUTES: list[Route] = [
           R.SERVER),
     route("POST", "/api/2.0/mlflow/webhooks/{webhook_id}/test", "webhook.test", P.ADMIN,
           R.SERVER),
-    # --- traces, API 3.0 (server-wide: read = admin/auditor, write = admin) -----------
-    route("POST", "/api/3.0/mlflow/traces", "trace.start", P.ADMIN, R.SERVER),
-    route("GET", "/api/3.0/mlflow/traces/{trace_id}", "trace.info.read", P.READ, R.SERVER),
-    route("GET", "/api/3.0/mlflow/traces/get", "trace.read", P.READ, R.SERVER),
-    route("GET", "/api/3.0/mlflow/traces/batchGet", "trace.batch.read", P.READ, R.SERVER),
+    # --- traces, API 3.0: each trace belongs to its experiment ------------------------
+    route("POST", "/api/3.0/mlflow/traces", "trace.start", P.EDIT, R.EXPERIMENT,
+          body("trace.trace_info.trace_location.mlflow_experiment.experiment_id")),
+    route("GET", "/api/3.0/mlflow/traces/{trace_id}", "trace.info.read", P.READ, R.TRACE,
+          path("trace_id")),
+    route("GET", "/api/3.0/mlflow/traces/get", "trace.read", P.READ, R.TRACE,
+          query("trace_id")),
+    route("GET", "/api/3.0/mlflow/traces/batchGet", "trace.batch.read", P.READ, R.TRACE,
+          query("trace_ids", many=True)),
     route("POST", "/api/3.0/mlflow/traces/batchGetInfos", "trace.info.batch.read", P.READ,
-          R.SERVER),
-    route("POST", "/api/3.0/mlflow/traces/search", "trace.search", P.READ, R.SERVER),
+          R.TRACE, body("trace_ids", many=True)),
+    route("POST", "/api/3.0/mlflow/traces/search", "trace.search", P.READ, R.EXPERIMENT,
+          body("locations[].mlflow_experiment.experiment_id", many=True)),
     route("POST", "/api/3.0/mlflow/traces/calculate-filter-correlation",
-          "trace.filter_correlation.calculate", P.READ, R.SERVER),
-    route("POST", "/api/3.0/mlflow/traces/metrics", "trace.metrics.query", P.READ, R.SERVER),
-    route("POST", "/api/3.0/mlflow/traces/delete-traces", "trace.delete", P.ADMIN, R.SERVER),
-    route("PATCH", "/api/3.0/mlflow/traces/{trace_id}/tags", "trace.tag.set", P.ADMIN,
-          R.SERVER),
-    route("DELETE", "/api/3.0/mlflow/traces/{trace_id}/tags", "trace.tag.delete", P.ADMIN,
-          R.SERVER),
+          "trace.filter_correlation.calculate", P.READ, R.EXPERIMENT,
+          body("experiment_ids", many=True)),
+    route("POST", "/api/3.0/mlflow/traces/metrics", "trace.metrics.query", P.READ,
+          R.EXPERIMENT, body("experiment_ids", many=True)),
+    # MLflow deletes only the experiment's traces: deleting is managing it.
+    route("POST", "/api/3.0/mlflow/traces/delete-traces", "trace.delete", P.MANAGE,
+          R.EXPERIMENT, body("experiment_id")),
+    route("PATCH", "/api/3.0/mlflow/traces/{trace_id}/tags", "trace.tag.set", P.EDIT,
+          R.TRACE, path("trace_id")),
+    route("DELETE", "/api/3.0/mlflow/traces/{trace_id}/tags", "trace.tag.delete", P.EDIT,
+          R.TRACE, path("trace_id")),
     # UI only (/ajax-api/).
     route("GET", "/api/3.0/mlflow/get-trace-artifact", "trace.artifact.download", P.READ,
-          R.SERVER),
-    # OpenTelemetry (OTLP) span export.
-    route("POST", "/v1/traces", "trace.otel.export", P.ADMIN, R.SERVER),
+          R.TRACE, query("request_id")),
+    # OpenTelemetry (OTLP) span export: into the experiment its header names, and into
+    # every existing trace its spans name (otlp).
+    route("POST", "/v1/traces", "trace.otel.export", P.EDIT, R.TRACE_EXPORT,
+          header("x-mlflow-experiment-id")),
     # --- traces, API 2.0 (deprecated) -----------------------------------------------
-    route("POST", "/api/2.0/mlflow/traces", "trace.legacy.start", P.ADMIN, R.SERVER),
-    route("GET", "/api/2.0/mlflow/traces", "trace.legacy.search", P.READ, R.SERVER),
-    route("PATCH", "/api/2.0/mlflow/traces/{request_id}", "trace.legacy.end", P.ADMIN,
-          R.SERVER),
+    route("POST", "/api/2.0/mlflow/traces", "trace.legacy.start", P.EDIT, R.EXPERIMENT,
+          body("experiment_id")),
+    route("GET", "/api/2.0/mlflow/traces", "trace.legacy.search", P.READ, R.EXPERIMENT,
+          query("experiment_ids", many=True)),
+    route("PATCH", "/api/2.0/mlflow/traces/{request_id}", "trace.legacy.end", P.EDIT,
+          R.TRACE, path("request_id")),
     route("GET", "/api/2.0/mlflow/traces/{request_id}/info", "trace.legacy.info.read", P.READ,
-          R.SERVER),
+          R.TRACE, path("request_id")),
     route("PATCH", "/api/2.0/mlflow/traces/{request_id}/tags", "trace.legacy.tag.set",
-          P.ADMIN, R.SERVER),
+          P.EDIT, R.TRACE, path("request_id")),
     route("DELETE", "/api/2.0/mlflow/traces/{request_id}/tags", "trace.legacy.tag.delete",
-          P.ADMIN, R.SERVER),
-    route("POST", "/api/2.0/mlflow/traces/delete-traces", "trace.legacy.delete", P.ADMIN,
-          R.SERVER),
-    route("POST", "/api/2.0/mlflow/traces/link-to-run", "trace.run.link", P.ADMIN, R.SERVER),
-    route("POST", "/api/2.0/mlflow/traces/link-prompts", "trace.prompts.link", P.ADMIN,
-          R.SERVER),
+          P.EDIT, R.TRACE, path("request_id")),
+    route("POST", "/api/2.0/mlflow/traces/delete-traces", "trace.legacy.delete", P.MANAGE,
+          R.EXPERIMENT, body("experiment_id")),
+    # Links traces (each: edit, named) to the run (edit).
+    route("POST", "/api/2.0/mlflow/traces/link-to-run", "trace.run.link", P.EDIT, R.RUN,
+          body("run_id")),
+    # Links prompt versions (each: read, named) to the trace (edit).
+    route("POST", "/api/2.0/mlflow/traces/link-prompts", "trace.prompts.link", P.EDIT,
+          R.TRACE, body("trace_id")),
     # UI only (/ajax-api/).
     route("GET", "/api/2.0/mlflow/get-trace-artifact", "trace.legacy.artifact.download",
-          P.READ, R.SERVER),
+          P.READ, R.TRACE, query("request_id")),
     # Databricks-only; MLflow answers 404 (not implemented).
     route("GET", "/api/2.0/mlflow/unified-traces", "trace.unified.search", P.READ, R.SERVER),
     route("GET", "/api/2.0/mlflow/get-online-trace-details", "trace.online_details.read",
           P.READ, R.SERVER),
-    # --- assessments ---------------------------------------------------------------
+    # --- assessments (of a trace: its experiment) --------------------------------------
     route("POST", "/api/3.0/mlflow/traces/{trace_id}/assessments", "assessment.create",
-          P.ADMIN, R.SERVER),
+          P.EDIT, R.TRACE, path("trace_id")),
     route("GET", "/api/3.0/mlflow/traces/{trace_id}/assessments/{assessment_id}",
-          "assessment.read", P.READ, R.SERVER),
+          "assessment.read", P.READ, R.TRACE, path("trace_id")),
     route("PATCH", "/api/3.0/mlflow/traces/{trace_id}/assessments/{assessment_id}",
-          "assessment.update", P.ADMIN, R.SERVER),
+          "assessment.update", P.EDIT, R.TRACE, path("trace_id")),
     route("DELETE", "/api/3.0/mlflow/traces/{trace_id}/assessments/{assessment_id}",
-          "assessment.delete", P.ADMIN, R.SERVER),
-    # --- evaluation datasets ---------------------------------------------------------
-    route("POST", "/api/3.0/mlflow/datasets/create", "evaluation_dataset.create", P.ADMIN,
-          R.SERVER),
+          "assessment.delete", P.EDIT, R.TRACE, path("trace_id")),
+    # --- evaluation datasets: of every experiment they are linked to --------------------
+    route("POST", "/api/3.0/mlflow/datasets/create", "evaluation_dataset.create", P.EDIT,
+          R.EXPERIMENT, body("experiment_ids", many=True)),
     route("POST", "/api/3.0/mlflow/datasets/search", "evaluation_dataset.search", P.READ,
-          R.SERVER),
+          R.EXPERIMENT, body("experiment_ids", many=True)),
     route("GET", "/api/3.0/mlflow/datasets/search", "evaluation_dataset.search.via_get",
-          P.READ, R.SERVER),
+          P.READ, R.EXPERIMENT, query("experiment_ids", many=True)),
     route("GET", "/api/3.0/mlflow/datasets/{dataset_id}", "evaluation_dataset.read", P.READ,
-          R.SERVER),
+          R.DATASET, path("dataset_id")),
     route("DELETE", "/api/3.0/mlflow/datasets/{dataset_id}", "evaluation_dataset.delete",
-          P.ADMIN, R.SERVER),
+          P.MANAGE, R.DATASET, path("dataset_id")),
     route("GET", "/api/3.0/mlflow/datasets/{dataset_id}/experiment-ids",
-          "evaluation_dataset.experiments.read", P.READ, R.SERVER),
+          "evaluation_dataset.experiments.read", P.READ, R.DATASET, path("dataset_id")),
+    # Linking needs edit on the dataset and on each experiment linked (named).
     route("POST", "/api/3.0/mlflow/datasets/{dataset_id}/add-experiments",
-          "evaluation_dataset.experiments.add", P.ADMIN, R.SERVER),
+          "evaluation_dataset.experiments.add", P.EDIT, R.DATASET, path("dataset_id")),
     route("POST", "/api/3.0/mlflow/datasets/{dataset_id}/remove-experiments",
-          "evaluation_dataset.experiments.remove", P.ADMIN, R.SERVER),
+          "evaluation_dataset.experiments.remove", P.MANAGE, R.DATASET, path("dataset_id")),
     route("GET", "/api/3.0/mlflow/datasets/{dataset_id}/records",
-          "evaluation_dataset.records.read", P.READ, R.SERVER),
+          "evaluation_dataset.records.read", P.READ, R.DATASET, path("dataset_id")),
     route("POST", "/api/3.0/mlflow/datasets/{dataset_id}/records",
-          "evaluation_dataset.records.upsert", P.ADMIN, R.SERVER),
+          "evaluation_dataset.records.upsert", P.EDIT, R.DATASET, path("dataset_id")),
     route("DELETE", "/api/3.0/mlflow/datasets/{dataset_id}/records",
-          "evaluation_dataset.records.delete", P.ADMIN, R.SERVER),
+          "evaluation_dataset.records.delete", P.EDIT, R.DATASET, path("dataset_id")),
     route("PATCH", "/api/3.0/mlflow/datasets/{dataset_id}/tags", "evaluation_dataset.tag.set",
-          P.ADMIN, R.SERVER),
+          P.EDIT, R.DATASET, path("dataset_id")),
     route("DELETE", "/api/3.0/mlflow/datasets/{dataset_id}/tags/{key}",
-          "evaluation_dataset.tag.delete", P.ADMIN, R.SERVER),
-    # --- scorers and GenAI evaluation --------------------------------------------------
-    route("POST", "/api/3.0/mlflow/scorers/register", "scorer.register", P.ADMIN, R.SERVER),
-    route("GET", "/api/3.0/mlflow/scorers/list", "scorer.list", P.READ, R.SERVER),
-    route("GET", "/api/3.0/mlflow/scorers/versions", "scorer.version.list", P.READ, R.SERVER),
-    route("GET", "/api/3.0/mlflow/scorers/get", "scorer.read", P.READ, R.SERVER),
-    route("DELETE", "/api/3.0/mlflow/scorers/delete", "scorer.delete", P.ADMIN, R.SERVER),
+          "evaluation_dataset.tag.delete", P.EDIT, R.DATASET, path("dataset_id")),
+    # --- scorers (judges) of an experiment ------------------------------------------
+    route("POST", "/api/3.0/mlflow/scorers/register", "scorer.register", P.EDIT,
+          R.EXPERIMENT, body("experiment_id")),
+    # Without an experiment MLflow lists every experiment's: names no resource (admin).
+    route("GET", "/api/3.0/mlflow/scorers/list", "scorer.list", P.READ, R.EXPERIMENT,
+          query("experiment_id"), query("experiment_ids", many=True)),
+    route("GET", "/api/3.0/mlflow/scorers/versions", "scorer.version.list", P.READ,
+          R.EXPERIMENT, query("experiment_id")),
+    route("GET", "/api/3.0/mlflow/scorers/get", "scorer.read", P.READ, R.EXPERIMENT,
+          query("experiment_id")),
+    route("DELETE", "/api/3.0/mlflow/scorers/delete", "scorer.delete", P.EDIT, R.EXPERIMENT,
+          body("experiment_id")),
+    # By scorer id, server-wide: admins and auditors (a decision: access-control.md).
     route("GET", "/api/3.0/mlflow/scorers/online-configs", "scorer.online_config.list",
           P.READ, R.SERVER),
     route("PUT", "/api/3.0/mlflow/scorers/online-config", "scorer.online_config.set",
