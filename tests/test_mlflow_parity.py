@@ -351,3 +351,36 @@ def test_graphql_metric_history_of_a_personal_data_run_is_hidden(server: Server)
     cleared = user(server, clearances=["personal-data"])
     grant(server, cleared, "experiment", experiment, "read")
     assert ok(graphql(server, cleared, query, {"data": {"runIds": [run], "metricKey": "m"}}))
+
+
+def test_graphql_via_get_is_decided_on_the_body_mlflow_reads(server: Server) -> None:
+    owner, stranger = user(server), user(server)
+    _, run = _experiment_with_run(server, owner)
+    # MLflow's /graphql reads the JSON body for GET as well, never the query string.
+    r = requests.get(server.url + "/graphql", auth=stranger, timeout=30,
+                     params={"query": "{ test(inputString: \"x\") { output } }"},
+                     json={"query": GET_RUN, "variables": {"data": {"runId": run}}})
+    assert r.status_code == 404, r.text
+
+
+def test_message_spelling_renames_fields_only_never_the_callers_own_keys() -> None:
+    from mlflow_compliance.server.authorization.messages import canonical, message_of
+
+    batch = message_of("POST", "/api/2.0/mlflow/runs/log-batch")
+    assessment = message_of("POST", "/api/3.0/mlflow/traces/{trace_id}/assessments")
+    start = message_of("POST", "/api/3.0/mlflow/traces")
+    assert batch is not None and assessment is not None and start is not None
+    fixed, problem = canonical(batch, {"runId": "r", "metrics": [{"modelId": "m"}],
+                                       "tags": [{"key": "runId", "value": "v"}]})
+    assert problem is None
+    assert fixed == {"run_id": "r", "metrics": [{"model_id": "m"}],
+                     "tags": [{"key": "runId", "value": "v"}]}
+    # a Value's JSON is the caller's data, not fields
+    value = {"numberValue": 1, "runId": "x"}
+    fixed, _ = canonical(assessment, {"assessment": {"feedback": {"value": value}}})
+    assert fixed["assessment"]["feedback"]["value"] == value
+    # map keys stay as given
+    fixed, _ = canonical(start, {"trace": {"traceInfo": {"tags": {"runId": "x"}}}})
+    assert fixed == {"trace": {"trace_info": {"tags": {"runId": "x"}}}}
+    _, problem = canonical(start, {"trace": {"trace_info": {}, "traceInfo": {}}})
+    assert problem == "trace.trace_info: given twice, spelled two ways; give it once"

@@ -98,7 +98,8 @@ def decided_route(scope: Scope) -> str | None:
 
 def _reads_body(route: Route, method: str) -> bool:
     return (
-        any(w.source is Source.JSON for w in route.where)
+        route.resource is Resource.GRAPHQL
+        or any(w.source is Source.JSON for w in route.where)
         or route.permission is Permission.CREATE
         or (method != "GET" and route.path in _BODY_ROUTES)
     )
@@ -168,17 +169,8 @@ class Authorization:
             await send_error(send, 403, "PERMISSION_DENIED", verdict)
             return
         if verdict is None and route.resource is Resource.GRAPHQL:
-            graphql_body = payload if scope["method"] != "GET" else {
-                k: v[0] for k, v in query.items() if v
-            }
-            if isinstance(graphql_body, dict) and isinstance(
-                graphql_body.get("variables"), str
-            ):  # GET carries variables as a JSON string
-                graphql_body = {**graphql_body,
-                                "variables": _json_or_none(graphql_body["variables"])}
-            outcome = await anyio.to_thread.run_sync(
-                self._check_graphql, who, route, graphql_body
-            )
+            # MLflow reads the JSON body, a GET's too (get_json(force=True)), never the query.
+            outcome = await anyio.to_thread.run_sync(self._check_graphql, who, route, payload)
             if isinstance(outcome, Refusal):
                 await send_error(send, outcome.status, outcome.error_code, outcome.message)
                 return
@@ -342,7 +334,6 @@ _BODY_ROUTES = frozenset(
         "/api/2.0/mlflow/logged-models",
         "/api/2.0/mlflow/registered-models/delete",
         "/api/2.0/mlflow/registered-models/rename",
-        "/graphql",
     }
 )
 
@@ -358,16 +349,12 @@ def _extra(payload: Any, query: dict[str, list[str]]) -> dict[str, Any]:
 
 
 def _headers(scope: Scope) -> dict[str, str]:
-    """The request's headers by lowercase name (the last of repeated ones, as Starlette
-    reads a single header)."""
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-
-
-def _json_or_none(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None  # refused by the plan: variables must be an object
+    """The request's headers by lowercase name; of a repeated one the first, as
+    Starlette's ``headers.get`` (and so FastAPI's ``Header``) reads it."""
+    found: dict[str, str] = {}
+    for k, v in scope["headers"]:
+        found.setdefault(k.decode("latin-1").lower(), v.decode("latin-1"))
+    return found
 
 
 async def _send_json(send: Send, data: Any) -> None:

@@ -6,8 +6,8 @@ message, and refuses a body that gives both. The request messages are found the 
 MLflow registers its routes (each service's ``rpc`` endpoints), so nothing is guessed:
 a key is renamed only where the message has a field whose JSON name it is. The body
 MLflow then receives is the renamed one, so every layer and MLflow read the same
-fields. Map fields keep the caller's keys; unknown keys are left as they are (MLflow
-ignores them).
+fields. Map fields and protobuf's well-known types (a ``Value``'s JSON) keep the
+caller's keys; unknown keys are left as they are (MLflow ignores them).
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ def canonical(message: Descriptor, body: Any, where: str = "") -> tuple[Any, str
             return body, f"{where}{name}: given twice, spelled two ways; give it once"
         if field is not None and field.type == FieldDescriptor.TYPE_MESSAGE and not (
             field.message_type.GetOptions().map_entry
+            # Struct, Value, Any, Timestamp...: their JSON is the caller's own, not fields
+            or field.message_type.full_name.startswith("google.protobuf.")
         ):
             inner = f"{where}{name}."
             if field.is_repeated and isinstance(value, list):
