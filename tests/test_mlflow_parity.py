@@ -7,6 +7,7 @@ client acting as each user (its MLFLOW_TRACKING_USERNAME/PASSWORD variables).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -285,9 +286,9 @@ def test_a_reader_opens_a_run_through_graphql(server: Server) -> None:
     got = ok(graphql(server, reader, GET_RUN, {"data": {"runId": run}}))
     assert got["data"]["mlflowGetRun"]["run"]["data"]["params"] == [
         {"key": "alpha", "value": "0.5"}]
-    hidden = graphql(server, stranger, GET_RUN, {"data": {"runId": run}})
-    assert hidden.status_code == 404, hidden.text
-    assert hidden.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    hidden = ok(graphql(server, stranger, GET_RUN, {"data": {"runId": run}}))
+    assert hidden == {"data": {"mlflowGetRun": None},
+                      "errors": [f"Run with id={run} not found"]}
 
 
 def test_graphql_hides_model_versions_of_models_the_reader_may_not_read(
@@ -346,8 +347,9 @@ def test_graphql_metric_history_of_a_personal_data_run_is_hidden(server: Server)
     grant(server, reader, "experiment", experiment, "read")
     query = """query Q($data: MlflowGetMetricHistoryBulkIntervalInput!) {
       mlflowGetMetricHistoryBulkInterval(input: $data) { metrics { key value } } }"""
-    r = graphql(server, reader, query, {"data": {"runIds": [run], "metricKey": "m"}})
-    assert r.status_code == 404, r.text
+    r = ok(graphql(server, reader, query, {"data": {"runIds": [run], "metricKey": "m"}}))
+    assert r == {"data": {"mlflowGetMetricHistoryBulkInterval": {"metrics": []}},
+                 "errors": None}
     cleared = user(server, clearances=["personal-data"])
     grant(server, cleared, "experiment", experiment, "read")
     assert ok(graphql(server, cleared, query, {"data": {"runIds": [run], "metricKey": "m"}}))
@@ -360,7 +362,7 @@ def test_graphql_via_get_is_decided_on_the_body_mlflow_reads(server: Server) -> 
     r = requests.get(server.url + "/graphql", auth=stranger, timeout=30,
                      params={"query": "{ test(inputString: \"x\") { output } }"},
                      json={"query": GET_RUN, "variables": {"data": {"runId": run}}})
-    assert r.status_code == 404, r.text
+    assert r.status_code == 200 and r.json()["data"] == {"mlflowGetRun": None}, r.text
 
 
 def test_message_spelling_renames_fields_only_never_the_callers_own_keys() -> None:
@@ -384,3 +386,53 @@ def test_message_spelling_renames_fields_only_never_the_callers_own_keys() -> No
     assert fixed == {"trace": {"trace_info": {"tags": {"runId": "x"}}}}
     _, problem = canonical(start, {"trace": {"trace_info": {}, "traceInfo": {}}})
     assert problem == "trace.trace_info: given twice, spelled two ways; give it once"
+
+
+@pytest.fixture(scope="module")
+def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    from mlflow_compliance.testing import start_plain_mlflow_server
+
+    s = start_plain_mlflow_server(tmp_path_factory.mktemp("home-plain"))
+    yield s
+    s.stop()
+
+
+UI_QUERIES = [
+    ("query Q($data: MlflowGetRunInput!) { mlflowGetRun(input: $data) { apiError { code } "
+     "run { info { runUuid } } } }", "run", "runId"),
+    ("query Q($data: MlflowListArtifactsInput!) { mlflowListArtifacts(input: $data) { "
+     "files { path } } }", "run", "runId"),
+    ("query Q($data: MlflowGetMetricHistoryBulkIntervalInput!) "
+     "{ mlflowGetMetricHistoryBulkInterval(input: $data) { __typename metrics { key } "
+     "apiError { code } } }", "run", "runIds"),
+    ("query Q($data: MlflowGetExperimentInput!) { mlflowGetExperiment(input: $data) { "
+     "experiment { name } } }", "experiment", "experimentId"),
+    ("mutation Q($data: MlflowSearchRunsInput!) { mlflowSearchRuns(input: $data) { "
+     "runs { info { runUuid } } nextPageToken } }", "experiment", "experimentIds"),
+]
+
+
+@pytest.mark.parametrize(("query", "kind", "field"), UI_QUERIES)
+def test_a_hidden_object_answers_graphql_as_plain_mlflow_answers_a_missing_one(
+    server: Server, plain_server: Server, query: str, kind: str, field: str
+) -> None:
+    owner, stranger = user(server), user(server)
+    experiment, run = _experiment_with_run(server, owner)
+    hidden_id = run if kind == "run" else experiment
+    missing_id = "0123456789abcdef0123456789abcdef" if kind == "run" else "99999"
+
+    def variables(value: str) -> dict[str, object]:
+        given: object = [value] if field.endswith("Ids") else value
+        data: dict[str, object] = {field: given}
+        if field == "runIds":
+            data["metricKey"] = "m"
+        if field == "experimentIds":  # an uncleared user searches by run id
+            data["filter"] = f'attributes.run_id = "{run}"'
+
+        return {"data": data}
+
+    ours = graphql(server, stranger, query, variables(hidden_id))
+    plain = requests.post(plain_server.url + "/graphql", timeout=30,
+                          json={"query": query, "variables": variables(missing_id)})
+    assert (ours.status_code, ours.json()) == (
+        plain.status_code, json.loads(plain.text.replace(missing_id, hidden_id)))

@@ -10,15 +10,76 @@ removed too: nothing says it may be shown.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from mlflow_compliance.identity.principal import Principal
 from mlflow_compliance.identity.store import GrantKind
 from mlflow_compliance.server.authorization.defaults import Grants
-from mlflow_compliance.server.authorization.graphql_query import Plan
+from mlflow_compliance.server.authorization.graphql_query import Plan, Read
 from mlflow_compliance.server.authorization.ownership import Change
 from mlflow_compliance.server.authorization.resources import Resolver
 from mlflow_compliance.server.authorization.table import Resource
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """A query that reads an object the caller may not read (or that does not exist).
+
+    Answered exactly as MLflow's GraphQL answers one that does not exist: 200, the root
+    field null and MLflow's own message in ``errors``, or the empty answer where MLflow
+    gives one (searches, metric history); so a denied run page looks like a missing
+    run's, and nothing tells the two apart (a test compares with plain MLflow).
+    """
+
+    read: Read
+    id: str
+
+    def answer(self) -> dict[str, Any]:
+        root = self.read.field.split(".", 1)[0]
+        if root in EMPTY_WHEN_MISSING:
+            # MLflow answers these with an empty list, not an error
+            return {"data": {root: _empty(root, self.read.mutation, self.read.selected)},
+                    "errors": None}
+        if self.read.resource is Resource.EXPERIMENT:
+            message = f"No Experiment with id={self.id} exists"
+        else:
+            message = f"Run with id={self.id} not found"
+        return {"data": {root: None}, "errors": [message]}
+
+
+# Root fields MLflow answers with an empty answer (protobuf defaults), not an error.
+EMPTY_WHEN_MISSING = frozenset(
+    {"mlflowSearchRuns", "mlflowGetMetricHistoryBulkInterval", "mlflowSearchDatasets"}
+)
+
+
+def _empty(root: str, mutation: bool, selected: tuple[str, ...]) -> dict[str, Any]:
+    """An empty answer of a root field as MLflow writes it from an empty protobuf message:
+    lists empty, strings "", nested messages null; the type name from MLflow's schema."""
+    from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, get_named_type
+    from mlflow.server.graphql.graphql_schema_extensions import schema
+
+    parent = schema.graphql_schema.mutation_type if mutation else \
+        schema.graphql_schema.query_type
+    assert parent is not None
+    answer_type = get_named_type(parent.fields[root].type)
+    assert isinstance(answer_type, GraphQLObjectType)
+    empty: dict[str, Any] = {}
+    for name in selected:
+        if name == "__typename":
+            empty[name] = answer_type.name
+            continue
+        field_type = answer_type.fields[name].type
+        if isinstance(field_type, GraphQLNonNull):
+            field_type = field_type.of_type
+        if isinstance(field_type, GraphQLList):
+            empty[name] = []
+        elif getattr(field_type, "name", None) == "String":
+            empty[name] = ""
+        else:
+            empty[name] = None
+    return empty
 
 
 def versions_filter(plan: Plan, who: Principal, grants: Grants, resolver: Resolver) -> Change:

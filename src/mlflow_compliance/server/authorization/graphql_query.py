@@ -27,7 +27,7 @@ is refused.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from graphql import (
@@ -54,6 +54,8 @@ class Read:
     resource: Resource
     ids: tuple[str, ...]
     field: str  # the root field and input, for the refusal's message
+    selected: tuple[str, ...] = ()  # the fields selected on the root's answer
+    mutation: bool = False  # the root is a mutation's field
 
 
 @dataclass
@@ -100,7 +102,8 @@ def plan(body: Any, searches_by_id_only: bool = True, admin_searches: bool = Fal
         if operation.operation is OperationType.SUBSCRIPTION:
             raise Refused("query: subscriptions are not served")
         for node in _fields(operation.selection_set, fragments):
-            _root(node, fragments, variables, result, searches_by_id_only, admin_searches)
+            _root(node, fragments, variables, result, searches_by_id_only, admin_searches,
+                  operation.operation is OperationType.MUTATION)
     return result
 
 
@@ -159,11 +162,13 @@ def _root(
     result: Plan,
     searches_by_id_only: bool,
     admin_searches: bool,
+    mutation: bool,
 ) -> None:
     name = node.name.value
     if name in ECHO:
         return
     given = _input(node, variables)
+    added = len(result.reads)
     if name in RUN_FIELDS:
         named = [given[k] for k in ("runId", "runUuid") if given.get(k) is not None]
         result.reads.append(Read(Resource.RUN, _ids(named, f"{name}.input.runId"),
@@ -189,6 +194,10 @@ def _root(
         raise Refused(f"query: {name} is not a query this server runs for you")
     if name in ("mlflowGetRun", "mlflowSearchRuns") and _selects_versions(node, fragments):
         result.versions_under.append(name)
+    selected = tuple(f.name.value for f in _fields(node.selection_set, fragments))
+    result.reads[added:] = [
+        replace(r, selected=selected, mutation=mutation) for r in result.reads[added:]
+    ]
 
 
 def run_ids_of(text: Any, where: str) -> tuple[str, ...]:

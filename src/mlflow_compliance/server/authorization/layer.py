@@ -174,6 +174,9 @@ class Authorization:
             if isinstance(outcome, Refusal):
                 await send_error(send, outcome.status, outcome.error_code, outcome.message)
                 return
+            if isinstance(outcome, graphql_answer.Hidden):
+                await _send_json(send, outcome.answer())
+                return
             if outcome.versions_under and who.role is Role.USER:
                 await rewrite_json_answer(
                     self.app, scope, receive, send,
@@ -290,7 +293,9 @@ class Authorization:
                 return Refusal(refusal.status, refusal.error_code, f"spans: {refusal.message}")
         return None
 
-    def _check_graphql(self, who: Principal, route: Route, body: Any) -> Plan | Refusal:
+    def _check_graphql(
+        self, who: Principal, route: Route, body: Any
+    ) -> Plan | Refusal | graphql_answer.Hidden:
         """Every object a GraphQL query reads, each like the REST route that reads it."""
         try:
             found = graphql_query.plan(
@@ -302,13 +307,16 @@ class Authorization:
         except graphql_query.Refused as e:
             return Refusal(403, "PERMISSION_DENIED", f"{route.action}: {e}")
         for read in found.reads:
-            target = self.resolver.resolve(read.resource, list(read.ids), {})
-            hidden = not_found(route, read.resource, list(read.ids))
-            refusal = by_grants(self.grants, who, route.action, Permission.READ, target,
-                                hidden)
-            if refusal is not None:
-                return Refusal(refusal.status, refusal.error_code,
-                               f"{read.field}: {refusal.message}")
+            for resource_id in read.ids:
+                target = self.resolver.resolve(read.resource, [resource_id], {})
+                hidden = not_found(route, read.resource, [resource_id])
+                refusal = by_grants(self.grants, who, route.action, Permission.READ, target,
+                                    hidden)
+                if refusal is hidden:  # answered as MLflow's GraphQL answers a missing one
+                    return graphql_answer.Hidden(read, resource_id)
+                if refusal is not None:
+                    return Refusal(refusal.status, refusal.error_code,
+                                   f"{read.field}: {refusal.message}")
         return found
 
     def _check_named(self, who: Principal, route: Route, payload: Any) -> Refusal | None:
