@@ -307,13 +307,19 @@ def test_graphql_hides_model_versions_of_models_the_reader_may_not_read(
     got = ok(graphql(server, reader, GET_RUN, {"data": {"runId": run}}))
     versions = got["data"]["mlflowGetRun"]["run"]["modelVersions"]
     assert versions == [{"name": shown, "version": "1"}]
+    # under aliases too: the filter follows the answer's keys
+    aliased = ok(graphql(server, reader, """query Q($data: MlflowGetRunInput!) {
+      a: mlflowGetRun(input: $data) { r: run { v: modelVersions { name version }
+      w: modelVersions { n: name version } } } }""", {"data": {"runId": run}}))
+    assert aliased["data"]["a"]["r"]["v"] == [{"name": shown, "version": "1"}]
+    assert aliased["data"]["a"]["r"]["w"] == []  # no "name" key: nothing says it may show
     everything = ok(graphql(server, owner, GET_RUN, {"data": {"runId": run}}))
     assert len(everything["data"]["mlflowGetRun"]["run"]["modelVersions"]) == 2
 
 
 @pytest.mark.parametrize("query", [
     "{ __schema { types { name } } }",
-    'query { a: mlflowGetRun(input: {runId: "x"}) { run { info { runUuid } } } }',
+    '{ __type(name: "MlflowRun") { name } }',
     'query { mlflowSearchModelVersions(input: {filter: ""}) { modelVersions { name } } }',
     'subscription { test(inputString: "x") { output } }',
 ])
@@ -436,3 +442,18 @@ def test_a_hidden_object_answers_graphql_as_plain_mlflow_answers_a_missing_one(
                           json={"query": query, "variables": variables(missing_id)})
     assert (ours.status_code, ours.json()) == (
         plain.status_code, json.loads(plain.text.replace(missing_id, hidden_id)))
+
+
+def test_a_run_in_the_closed_default_experiment_answers_like_a_missing_run(
+    server: Server,
+) -> None:
+    assert server.auth is not None
+    run = ok(api(server, "POST", "/api/2.0/mlflow/runs/create", server.auth,
+                 {"experiment_id": "0"}))["run"]["info"]["run_id"]
+    stranger = user(server)
+    there = api(server, "GET", "/api/2.0/mlflow/runs/get", stranger, {"run_id": run})
+    missing = api(server, "GET", "/api/2.0/mlflow/runs/get", stranger,
+                  {"run_id": "0123456789abcdef0123456789abcdef"})
+    assert there.status_code == missing.status_code == 404
+    assert there.json()["message"].replace(run, "X") == \
+        missing.json()["message"].replace("0123456789abcdef0123456789abcdef", "X")

@@ -1,9 +1,16 @@
-"""The ``mlflow-compliance`` command line. Exit codes: 0 ok, 1 a finding, 2 bad input."""
+"""The ``mlflow-compliance`` command line: ``<group> <verb>`` everywhere.
+
+Exit codes: 0 ok (nothing to do included), 1 a finding (a failed check, a tampered log),
+2 a usage, input or internal error, an aborted prompt too, always with one line on stderr.
+"""
 
 from __future__ import annotations
 
+import copy
 import importlib
 import sys
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import click
 
@@ -14,33 +21,107 @@ COMMANDS = {
     "server": "mlflow_compliance.cli.server:server",
     "record": "mlflow_compliance.cli.record:record",
     "users": "mlflow_compliance.cli.access:users",
-    "grant": "mlflow_compliance.cli.access:grant",
-    "revoke": "mlflow_compliance.cli.access:revoke",
+    "grants": "mlflow_compliance.cli.access:grants",
     "tokens": "mlflow_compliance.cli.access:tokens",
+    "account": "mlflow_compliance.cli.account:account",
     "audit": "mlflow_compliance.cli.audit:audit",
     "keys": "mlflow_compliance.cli.keys:keys",
     "check": "mlflow_compliance.cli.check:check",
-    "approve": "mlflow_compliance.cli.check:approve",
+    "signoffs": "mlflow_compliance.cli.signoffs:signoffs",
+}
+# The names before ``<group> <verb>``: hidden, still working for one release.
+ALIASES = {
+    "grant": ("grants", "add"),
+    "revoke": ("grants", "remove"),
+    "approve": ("signoffs", "add"),
 }
 
 
-class LazyGroup(click.Group):
-    """A group whose subcommands are imported on first use (click's documented pattern
-    for large command lines)."""
+def _load(name: str) -> click.Command:
+    module, attribute = COMMANDS[name].split(":")
+    command = getattr(importlib.import_module(module), attribute)
+    assert isinstance(command, click.Command)
+    return command
+
+
+def _alias(old: str, group: str, verb: str) -> click.Command:
+    found = _load(group)
+    assert isinstance(found, click.Group)
+    command = copy.copy(found.commands[verb])
+    command.hidden = True
+    command.name = old
+    callback = command.callback
+    assert callback is not None
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        click.echo(f"note: `mlflow-compliance {old}` is now `mlflow-compliance {group} "
+                   f"{verb}`; the old name goes away in the next release", err=True)
+        return callback(*args, **kwargs)
+
+    command.callback = run
+    return command
+
+
+def run_reporting_errors(invoke: Callable[[], Any]) -> int:
+    """Run the command line; every way it can end as an exit code (module docstring)."""
+    try:
+        code = invoke()
+    except click.exceptions.NoArgsIsHelpError as e:
+        click.echo(e.ctx.get_help() if e.ctx else e.format_message(), err=True)
+        return 2
+    except click.UsageError as e:
+        hint = f" (see {e.ctx.command_path} --help)" if e.ctx else ""
+        click.echo(f"Error: {_line(e.format_message())}{hint}", err=True)
+        return 2
+    except click.ClickException as e:
+        click.echo(f"Error: {_line(e.format_message())}", err=True)
+        return 2
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return 2
+    except Exception as e:  # a crash is said in one line, not a traceback
+        click.echo(f"Error: internal error: {type(e).__name__}: {_line(str(e))}", err=True)
+        return 2
+    return code if isinstance(code, int) else 0
+
+
+def _line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0] if lines else ""
+
+
+class Commands(click.Group):
+    """The top-level group: subcommands imported on first use (click's documented
+    pattern for large command lines), and the exit codes of the module docstring."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in COMMANDS:
-            return None
-        module, attribute = COMMANDS[cmd_name].split(":")
-        command = getattr(importlib.import_module(module), attribute)
-        assert isinstance(command, click.Command)
-        return command
+        if cmd_name in COMMANDS:
+            return _load(cmd_name)
+        if cmd_name in ALIASES:
+            return _alias(cmd_name, *ALIASES[cmd_name])
+        return None
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        def invoke() -> Any:
+            return super(Commands, self).main(args, prog_name, complete_var,
+                                              standalone_mode=False, **extra)
+
+        if not standalone_mode:
+            return invoke()
+        sys.exit(run_reporting_errors(invoke))
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mlflow-compliance")
 def cli() -> None:
     """GDPR and EU AI Act compliance for MLflow.
@@ -50,17 +131,5 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Run the CLI; any usage or input error is one line on stderr and exit code 2."""
-    try:
-        code = cli.main(standalone_mode=False)
-    except click.UsageError as e:
-        hint = f" (see {e.ctx.command_path} --help)" if e.ctx else ""
-        click.echo(f"Error: {e.format_message()}{hint}", err=True)
-        sys.exit(2)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except click.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)
+    """The ``mlflow-compliance`` console script."""
+    cli.main(prog_name="mlflow-compliance")

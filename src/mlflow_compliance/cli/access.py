@@ -1,14 +1,15 @@
-"""``users``, ``grant``, ``revoke`` and ``tokens``: access control on a running server."""
+"""``users``, ``grants`` and ``tokens``: access control on a running server (admins)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from mlflow_compliance.cli.errors import InputError
+from mlflow_compliance.cli.options import list_format, show
 from mlflow_compliance.cli.remote import call
 
 console = Console()
@@ -28,7 +29,7 @@ def users() -> None:
 @click.option("--clearance", "clearances", multiple=True,
               type=click.Choice(["personal-data", "approver"]),
               help="personal-data: may see runs whose record declares personal data; "
-              "approver: may sign off model versions (mlflow-compliance approve).")
+              "approver: may sign off model versions (mlflow-compliance signoffs add).")
 def create_user(
     name: str, password: str | None, sso: bool, role: str, clearances: tuple[str, ...]
 ) -> None:
@@ -42,12 +43,12 @@ def create_user(
 
 
 @users.command("list")
-def list_users() -> None:
+@list_format
+def list_users(form: str) -> None:
     """List users, their roles and clearances."""
-    table = Table("name", "role", "clearances")
-    for u in call("GET", "users/list")["users"]:
-        table.add_row(u["name"], u["role"], ", ".join(u["clearances"]))
-    console.print(table)
+    answer = call("GET", "users/list")
+    show(form, answer, ["name", "role", "clearances"], lambda: (
+        [u["name"], u["role"], ", ".join(u["clearances"])] for u in answer["users"]))
 
 
 @users.command("delete")
@@ -60,11 +61,17 @@ def delete_user(name: str) -> None:
 
 @users.command("set-password")
 @click.argument("name")
-@click.option("--password", required=True)
+@click.option("--password", prompt="New password", hide_input=True, confirmation_prompt=True,
+              help="At least 12 characters [default: asked, hidden, twice].")
 def set_password(name: str, password: str) -> None:
-    """Change a password; sessions using the old one stop working at once."""
+    """Set a user's password; sessions using the old one stop working at once."""
     call("POST", "users/set-password", {"name": name, "password": password})
     console.print(f"password of {name} changed")
+
+
+@click.group()
+def grants() -> None:
+    """Grants of read, edit or manage on experiments and registered models (admin only)."""
 
 
 def _target(experiment: str | None, model: str | None) -> tuple[str, str]:
@@ -73,12 +80,12 @@ def _target(experiment: str | None, model: str | None) -> tuple[str, str]:
     return ("experiment", experiment) if experiment is not None else ("model", model or "")
 
 
-@click.command()
+@grants.command("add")
 @click.argument("name")
 @click.option("--experiment", help="Experiment id.")
 @click.option("--model", help="Registered model name.")
 @click.option("--permission", required=True, type=click.Choice(["read", "edit", "manage"]))
-def grant(name: str, experiment: str | None, model: str | None, permission: str) -> None:
+def add_grant(name: str, experiment: str | None, model: str | None, permission: str) -> None:
     """Grant a user read, edit or manage on an experiment or registered model."""
     kind, target = _target(experiment, model)
     call("POST", "grants/set", {"name": name, "kind": kind, "target": target,
@@ -86,46 +93,68 @@ def grant(name: str, experiment: str | None, model: str | None, permission: str)
     console.print(f"{name} may {permission} {kind} {target}")
 
 
-@click.command()
+@grants.command("remove")
 @click.argument("name")
 @click.option("--experiment", help="Experiment id.")
 @click.option("--model", help="Registered model name.")
-def revoke(name: str, experiment: str | None, model: str | None) -> None:
+def remove_grant(name: str, experiment: str | None, model: str | None) -> None:
     """Take a user's grant on an experiment or registered model away."""
     kind, target = _target(experiment, model)
     call("POST", "grants/delete", {"name": name, "kind": kind, "target": target})
     console.print(f"{name} no longer has a grant on {kind} {target}")
 
 
+@grants.command("list")
+@click.argument("name", required=False)
+@list_format
+def list_grants(name: str | None, form: str) -> None:
+    """List the grants of one user, or of every user."""
+    answer = call("GET", "grants/list", {"name": name} if name else None)
+    show(form, answer, ["user", "kind", "target", "permission"], lambda: (
+        [g["user"], g["kind"], g["target"], g["permission"]] for g in answer["grants"]))
+
+
 @click.group()
 def tokens() -> None:
-    """API tokens (MLFLOW_TRACKING_TOKEN), stored only as hashes."""
+    """API tokens of any user (MLFLOW_TRACKING_TOKEN), stored only as hashes (admin only;
+    your own: mlflow-compliance account tokens)."""
 
 
-def _expiry(days: int | None) -> str | None:
+def expiry(days: int | None) -> str | None:
     return (datetime.now(UTC) + timedelta(days=days)).isoformat() if days else None
+
+
+EXPIRES = click.option("--expires", "days", type=click.IntRange(1, 3650),
+                       help="Days until it expires [default: never].")
+
+
+def print_new_token(made: dict[str, Any]) -> None:
+    """The token's id and expiry, then the token itself as the last line (shown only now)."""
+    console.print(f"token {made['id']} for {made['user']}, expires "
+                  f"{made['expires_at'] or 'never'}:", highlight=False)
+    click.echo(made["token"])
+
+
+def show_tokens(form: str, answer: dict[str, Any]) -> None:
+    show(form, answer, ["id", "user", "created", "expires", "revoked"], lambda: (
+        [t["id"], t["user"], t["created_at"], t["expires_at"] or "never", t["revoked_at"] or ""]
+        for t in answer["tokens"]))
 
 
 @tokens.command("create")
 @click.argument("name")
-@click.option("--expires", "days", type=click.IntRange(1, 3650), help="Days until it expires.")
+@EXPIRES
 def create_token(name: str, days: int | None) -> None:
     """Create a token for a user; the token is the last line (shown only now)."""
-    made = call("POST", "tokens/create", {"name": name, "expires_at": _expiry(days)})
-    console.print(f"token {made['id']} for {name}, expires {made['expires_at'] or 'never'}:",
-                  highlight=False)
-    click.echo(made["token"])
+    print_new_token(call("POST", "tokens/create", {"name": name, "expires_at": expiry(days)}))
 
 
 @tokens.command("list")
 @click.argument("name", required=False)
-def list_tokens(name: str | None) -> None:
-    """List tokens (not their secrets)."""
-    table = Table("id", "user", "created", "expires", "revoked")
-    for t in call("GET", "tokens/list", {"name": name} if name else None)["tokens"]:
-        table.add_row(t["id"], t["user"], t["created_at"], t["expires_at"] or "never",
-                      t["revoked_at"] or "")
-    console.print(table)
+@list_format
+def list_tokens(name: str | None, form: str) -> None:
+    """List tokens (not their secrets), of one user or of every user."""
+    show_tokens(form, call("GET", "tokens/list", {"name": name} if name else None))
 
 
 @tokens.command("revoke")

@@ -1,8 +1,8 @@
 """``audit verify|export|head|purge`` on the log itself, ``audit search`` on a server.
 
 The local commands open the log named by ``--home`` (its ``audit.db`` and keys) or by
-``--database-url`` (a PostgreSQL log; keys still from the home). Each of them is itself
-an entry in the log: reading the audit log is logged.
+``--audit-database-url`` (a PostgreSQL log; keys still from the home). Each of them is
+itself an entry in the log: reading the audit log is logged.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import IO, Any
 
 import click
 import sqlalchemy.exc
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from mlflow_compliance.audit.entry import GENESIS, HASHED, Entry, iso_time, time_us_of
 from mlflow_compliance.audit.local import local_entry
@@ -28,6 +29,7 @@ from mlflow_compliance.audit.log import AuditLog
 from mlflow_compliance.audit.signing import KeyProblem, Signer, Verifier, read_head_file
 from mlflow_compliance.audit.verify import verify as verify_log
 from mlflow_compliance.cli.errors import InputError
+from mlflow_compliance.cli.options import audit_database, list_format, show
 from mlflow_compliance.cli.remote import call
 from mlflow_compliance.settings import SettingProblem, Settings, retention_days
 
@@ -36,10 +38,7 @@ EXPORTED = ["seq", "time", *[n for n in HASHED if n != "seq"], "prev_hash", "has
 
 
 def where(command: Any) -> Any:
-    command = click.option(
-        "--database-url",
-        help="The audit log's database (e.g. postgresql://...) instead of the home's audit.db.",
-    )(command)
+    command = audit_database()(command)
     return click.option(
         "--home",
         type=click.Path(file_okay=False),
@@ -48,24 +47,43 @@ def where(command: Any) -> Any:
     )(command)
 
 
-@contextmanager
-def opened(home: str | None, database_url: str | None) -> Iterator[tuple[AuditLog, Settings]]:
-    settings = Settings.from_env(home, audit_database_url=database_url)
-    if not settings.home.is_dir():
-        raise InputError(f"--home: {settings.home} is not a compliance server's home")
+def open_log(settings: Settings) -> AuditLog:
+    """The server's audit log, to append to; an InputError if it is not there, so that
+    nothing is logged to a new, empty log by mistake (a wrong --audit-database-url)."""
+    shown = settings.audit_url
     try:
-        log = AuditLog(settings.audit_url, settings.home, Signer.load(settings.home))
+        signer = Signer.load(settings.home)
+        url = make_url(settings.audit_url)
+        shown = url.render_as_string(hide_password=True)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+                and not Path(url.database).is_file():
+            raise InputError(f"{shown}: there is no audit log there; give the server's "
+                             "--audit-database-url (or MLFLOW_COMPLIANCE_AUDIT_DATABASE_URL)")
+        log = AuditLog(settings.audit_url, settings.home, signer)
     except KeyProblem as e:
         raise InputError(str(e)) from None
     except (sqlalchemy.exc.ArgumentError, ValueError) as e:
-        raise InputError(f"--database-url: not a database URL ({e})") from None
+        raise InputError(f"--audit-database-url: not a database URL ({e})") from None
     try:
         log.tip()
     except LookupError as e:
-        raise InputError(f"{settings.audit_url}: {e}") from None
+        log.close()
+        raise InputError(f"{shown}: {e}") from None
     except sqlalchemy.exc.SQLAlchemyError as e:
+        log.close()
         reason = str(e.orig if isinstance(e, sqlalchemy.exc.DBAPIError) else e).splitlines()[0]
-        raise InputError(f"audit database: cannot read it ({reason})") from None
+        raise InputError(f"audit database {shown}: cannot read it ({reason})") from None
+    return log
+
+
+@contextmanager
+def opened(
+    home: str | None, audit_database_url: str | None
+) -> Iterator[tuple[AuditLog, Settings]]:
+    settings = Settings.from_env(home, audit_database_url=audit_database_url)
+    if not settings.home.is_dir():
+        raise InputError(f"--home: {settings.home} is not a compliance server's home")
+    log = open_log(settings)
     try:
         yield log, settings
     finally:
@@ -79,9 +97,9 @@ def audit() -> None:
 
 @audit.command()
 @where
-def verify(home: str | None, database_url: str | None) -> None:
+def verify(home: str | None, audit_database_url: str | None) -> None:
     """Check the chain and signatures; exit 0 intact, 1 tampered (naming the first bad entry)."""
-    with opened(home, database_url) as (log, settings):
+    with opened(home, audit_database_url) as (log, settings):
         try:
             verifier = Verifier.load(settings.home)
             outside = read_head_file(settings.home)
@@ -113,8 +131,11 @@ def logged(log: AuditLog, entry: Entry) -> None:
     """Append the command's own entry; a log too damaged to extend is said, not hidden."""
     try:
         log.append([entry])
-    except sqlalchemy.exc.SQLAlchemyError as e:
-        reason = str(e.orig if isinstance(e, sqlalchemy.exc.DBAPIError) else e).splitlines()[0]
+    # The append goes through the database driver itself, whose errors share no base
+    # class (sqlite3.Error, psycopg.Error): a tampered log may well refuse the entry.
+    except Exception as e:
+        cause = e.orig if isinstance(e, sqlalchemy.exc.DBAPIError) else e
+        reason = (str(cause).splitlines() or [type(cause).__name__])[0]
         err.print(f"warning: this {entry.action} could not be added to the audit log ({reason})")
 
 
@@ -124,9 +145,11 @@ def logged(log: AuditLog, entry: Entry) -> None:
               show_default=True)
 @click.option("--output", "-o", type=click.File("w"), default="-",
               help="File to write [default: standard output].")
-def export(home: str | None, database_url: str | None, form: str, output: IO[str]) -> None:
+def export(
+    home: str | None, audit_database_url: str | None, form: str, output: IO[str]
+) -> None:
     """Every entry, oldest first, one per line, with its chain fields (streaming)."""
-    with opened(home, database_url) as (log, _):
+    with opened(home, audit_database_url) as (log, _):
         logged(log, local_entry("audit.export", {"format": form}, 0))
         anchor = log.latest_anchor()
         previous = anchor.hash if anchor else GENESIS
@@ -152,9 +175,9 @@ def _exported(entry: Entry, previous: str) -> dict[str, Any]:
 
 @audit.command()
 @where
-def head(home: str | None, database_url: str | None) -> None:
+def head(home: str | None, audit_database_url: str | None) -> None:
     """Print the signed tip (JSON), to keep or publish outside this machine."""
-    with opened(home, database_url) as (log, _):
+    with opened(home, audit_database_url) as (log, _):
         click.echo(json.dumps(asdict(log.tip())))
 
 
@@ -163,13 +186,13 @@ def head(home: str | None, database_url: str | None) -> None:
 @click.option("--retention-days", "days", type=int,
               help="Keep entries this many days [default: MLFLOW_COMPLIANCE_AUDIT_RETENTION_DAYS,"
               " or 183, the minimum (AI Act Art. 19)].")
-def purge(home: str | None, database_url: str | None, days: int | None) -> None:
+def purge(home: str | None, audit_database_url: str | None, days: int | None) -> None:
     """Delete entries older than the retention period; the rest stays verifiable."""
     try:
         days = retention_days(days)
     except SettingProblem as e:
         raise InputError(str(e)) from None
-    with opened(home, database_url) as (log, _):
+    with opened(home, audit_database_url) as (log, _):
         before = datetime.now(UTC) - timedelta(days=days)
         deleted, anchor = log.purge(time_us_of(before))
         logged(log, local_entry("audit.purge", {"before": before.isoformat(),
@@ -185,18 +208,12 @@ def purge(home: str | None, database_url: str | None, days: int | None) -> None:
 @click.option("--since", help="From this ISO 8601 time (with zone), inclusive.")
 @click.option("--until", help="Before this ISO 8601 time (with zone).")
 @click.option("--max-results", type=click.IntRange(1, 1000), default=100, show_default=True)
-@click.option("--format", "form", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+@list_format
 def search(form: str, **filters: Any) -> None:
     """Search the log on the server (MLFLOW_TRACKING_URI and its credentials)."""
     page = call("GET", "audit/search", {k: v for k, v in filters.items() if v is not None})
-    if form == "json":
-        click.echo(json.dumps(page, indent=2))
-        return
-    table = Table("seq", "time", "principal", "action", "resources", "status")
-    for e in page["entries"]:
-        table.add_row(str(e["seq"]), e["time"], e["principal"], e["action"],
-                      json.dumps(e["resources"]), str(e["status"]))
-    Console().print(table)
-    if page.get("next_page_token"):
+    show(form, page, ["seq", "time", "principal", "action", "resources", "status"], lambda: (
+        [str(e["seq"]), e["time"], e["principal"], e["action"], json.dumps(e["resources"]),
+         str(e["status"])] for e in page["entries"]))
+    if form != "json" and page.get("next_page_token"):
         err.print("more entries match: narrow the search or raise --max-results")

@@ -1,4 +1,4 @@
-"""``mlflow-compliance check`` against a tracking server, and ``approve``.
+"""``mlflow-compliance check`` against a tracking server.
 
 The server and the caller come from MLflow's own variables (MLFLOW_TRACKING_URI and its
 credentials), so ``check`` sees exactly what the caller may read. Exit codes: 0 every
@@ -7,13 +7,11 @@ rule passes, 1 a failure, 2 bad usage (unknown pack, unreachable server).
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from typing import IO
 
 import click
-import requests
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from rich.console import Console
@@ -24,7 +22,7 @@ from mlflow_compliance.checks.model import ServerFacts, Status
 from mlflow_compliance.checks.packs import evaluate, load_rules
 from mlflow_compliance.checks.report import table, to_json, to_junit, to_sarif
 from mlflow_compliance.cli.errors import InputError
-from mlflow_compliance.cli.remote import call
+from mlflow_compliance.cli.remote import fetch, host_creds, tracking_uri
 from mlflow_compliance.project import ProjectConfigError, project_check_rules
 
 DEFAULT_RULES = ("baseline", "gdpr", "ai-act")
@@ -32,32 +30,14 @@ _MODEL = re.compile(r"^(?P<name>[^'/]+)(?:/(?P<version>\d+))?$")
 err = Console(stderr=True)
 
 
-def _tracking_uri() -> str:
-    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
-    if not uri.startswith(("http://", "https://")):
-        raise InputError(
-            "MLFLOW_TRACKING_URI: set it to the tracking server, e.g. http://127.0.0.1:5000"
-        )
-    return uri.rstrip("/")
-
-
 def server_facts(uri: str) -> ServerFacts:
     """What the server says it enforces; a plain MLflow server says nothing (all None)."""
-    from mlflow.utils.credentials import get_default_host_creds
-    from mlflow.utils.rest_utils import http_request
-
-    try:
-        r = http_request(get_default_host_creds(uri), "/api/2.0/compliance/server-info",
-                         "GET", max_retries=0, timeout=30)
-    except (MlflowException, requests.RequestException) as e:
-        raise InputError(f"MLFLOW_TRACKING_URI: cannot reach {uri} ({type(e).__name__})") \
-            from None
-    if r.status_code in (401, 403):
-        raise InputError(f"credentials: {uri} answered {r.status_code}; set "
+    status, info = fetch(host_creds(uri), "GET", "/api/2.0/compliance/server-info")
+    if status in (401, 403):
+        raise InputError(f"credentials: {uri} answered {status}; set "
                          "MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN")
-    if r.status_code != 200:
+    if status != 200:
         return ServerFacts(url=uri)
-    info = r.json()
     return ServerFacts(
         url=uri,
         artifact_encryption=info.get("artifact_encryption"),
@@ -104,7 +84,7 @@ def check(
         if not match:
             raise InputError(f"--model: {model!r} is not NAME or NAME/VERSION")
         selection = Selection(model=match["name"], version=match["version"])
-    uri = _tracking_uri()
+    uri = tracking_uri()
     facts = server_facts(uri)
     client = MlflowClient(tracking_uri=uri)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -124,7 +104,7 @@ def check(
             findings = evaluate(loaded, scan)
         except MlflowException as e:
             raise InputError(f"{uri}: {e.message.splitlines()[0]}") from None
-        except requests.RequestException as e:
+        except OSError as e:  # the connection, below MLflow's client
             raise InputError(f"MLFLOW_TRACKING_URI: cannot reach {uri} ({type(e).__name__})") \
                 from None
         findings.sort(key=report_order)
@@ -144,18 +124,3 @@ def check(
     if failed:
         sys.exit(1)
 
-
-@click.command()
-@click.argument("model")
-@click.argument("version")
-@click.option("--note", required=True, help="Why this version may go to production.")
-def approve(model: str, version: str, note: str) -> None:
-    """Sign off MODEL VERSION for production (approver clearance): who, when, the note
-    and the rule results now are kept, signed, and logged."""
-    if not note.strip():
-        raise InputError("--note: empty; say why this version may go to production")
-    result = call("POST", "model-versions/approve",
-                  {"name": model, "version": version, "note": note})
-    approval = result["approval"]
-    click.echo(f"approved {model} v{version} by {approval['approver']} at "
-               f"{approval['approved_at']} (sign-off {approval['id']})")

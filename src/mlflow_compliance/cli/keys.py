@@ -1,14 +1,14 @@
 """``keys status|rotate|shred``: the envelope keys of encrypted artifacts.
 
 Run on the server's machine (its home holds the local key file) against its tracking
-database; each operation is an entry in the audit log (``local:<account>``).
+database; each operation is an entry in the server's audit log (``local:<account>``),
+which must be there: a key operation is refused rather than logged nowhere.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,8 +22,9 @@ from sqlalchemy.engine import make_url
 
 from mlflow_compliance.audit.local import local_entry
 from mlflow_compliance.audit.log import AuditLog
-from mlflow_compliance.audit.signing import KeyProblem, Signer
+from mlflow_compliance.cli.audit import logged, open_log
 from mlflow_compliance.cli.errors import InputError
+from mlflow_compliance.cli.options import audit_database
 from mlflow_compliance.encryption.keys.configure import open_keyring
 from mlflow_compliance.encryption.keys.errors import KeyringError
 from mlflow_compliance.encryption.keys.keyring import Keyring
@@ -34,6 +35,7 @@ err = Console(stderr=True)
 
 
 def where(command: Any) -> Any:
+    command = audit_database(old_name=False)(command)
     command = click.option(
         "--backend-store-uri",
         help="The tracking database holding the data keys (e.g. postgresql://...) "
@@ -49,40 +51,37 @@ def where(command: Any) -> Any:
 
 @contextmanager
 def opened(
-    home: str | None, backend_store_uri: str | None, provider: str | None = None
-) -> Iterator[tuple[Keyring, Settings]]:
-    settings = Settings.from_env(home, backend_store_uri=backend_store_uri)
+    home: str | None,
+    backend_store_uri: str | None,
+    audit_database_url: str | None,
+    provider: str | None = None,
+) -> Iterator[tuple[Keyring, Settings, AuditLog]]:
+    settings = Settings.from_env(home, backend_store_uri=backend_store_uri,
+                                 audit_database_url=audit_database_url)
     if not settings.home.is_dir():
         raise InputError(f"--home: {settings.home} is not a compliance server's home")
+    log = open_log(settings)  # before any key is touched: no key operation goes unlogged
     try:
         keyring = open_keyring(settings, provider)
     except (SettingProblem, KeyringError) as e:
+        log.close()
         raise InputError(str(e)) from None
     except sqlalchemy.exc.SQLAlchemyError as e:
+        log.close()
         reason = str(e.orig if isinstance(e, sqlalchemy.exc.DBAPIError) else e).splitlines()[0]
         raise InputError(f"--backend-store-uri: cannot open the data keys ({reason})") from None
     try:
-        yield keyring, settings
+        yield keyring, settings, log
     except KeyringError as e:
         raise InputError(str(e)) from None
     finally:
         keyring.store.close()
-
-
-def audited(settings: Settings, action: str, resources: dict[str, Any], status: int) -> None:
-    """Put the key operation in the audit log; say so if it cannot be."""
-    try:
-        log = AuditLog(settings.audit_url, settings.home, Signer.load(settings.home))
-    except KeyProblem as e:
-        err.print(f"warning: {action} is not in the audit log ({e})")
-        return
-    try:
-        log.append([local_entry(action, resources, status)])
-    except sqlalchemy.exc.SQLAlchemyError as e:
-        reason = str(e.orig if isinstance(e, sqlalchemy.exc.DBAPIError) else e).splitlines()[0]
-        err.print(f"warning: {action} could not be added to the audit log ({reason})")
-    finally:
         log.close()
+
+
+def audited(log: AuditLog, action: str, resources: dict[str, Any], status: int) -> None:
+    """Put the key operation in the audit log; say so if it cannot be."""
+    logged(log, local_entry(action, resources, status))
 
 
 @click.group()
@@ -94,12 +93,14 @@ def keys() -> None:
 @where
 @click.option("--format", "form", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
-def status(home: str | None, backend_store_uri: str | None, form: str) -> None:
+def status(
+    home: str | None, backend_store_uri: str | None, audit_database_url: str | None, form: str
+) -> None:
     """What is encrypted under which key-encryption key, and what was shredded."""
-    with opened(home, backend_store_uri) as (keyring, settings):
+    with opened(home, backend_store_uri, audit_database_url) as (keyring, _, log):
         keks = keyring.store.keks()
         counts = keyring.store.counts()
-        audited(settings, "keys.status", {}, 0)
+        audited(log, "keys.status", {}, 0)
     rows: list[dict[str, Any]] = []
     for kek in keks:
         under = {kind: n for (kek_id, kind), n in counts.items() if kek_id == kek.id}
@@ -128,18 +129,23 @@ def _kinds(counts: dict[str, int]) -> str:
 @click.option("--provider", type=click.Choice(KEYRING_PROVIDERS),
               help="Where the new key-encryption key is made [default: "
               "MLFLOW_COMPLIANCE_KEYRING, or local].")
-def rotate(home: str | None, backend_store_uri: str | None, provider: str | None) -> None:
+def rotate(
+    home: str | None,
+    backend_store_uri: str | None,
+    audit_database_url: str | None,
+    provider: str | None,
+) -> None:
     """A new key-encryption key; every data key re-wrapped, no artifact re-encrypted.
 
     Servers keep running; the old key is destroyed only after every data key moved.
     """
-    with opened(home, backend_store_uri, provider) as (keyring, settings):
+    with opened(home, backend_store_uri, audit_database_url, provider) as (keyring, _, log):
         live = sum(n for (kek_id, _), n in keyring.store.counts().items() if kek_id)
         with Progress("re-wrapping", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=err, transient=True) as bar:
             task = bar.add_task("data keys", total=live)
             rotation = keyring.rotate(provider, lambda n: bar.advance(task, n))
-        audited(settings, "keys.rotate", {"key_encryption_key": rotation.new_kek,
+        audited(log, "keys.rotate", {"key_encryption_key": rotation.new_kek,
                                           "retired": ",".join(rotation.retired),
                                           "rewrapped": str(rotation.moved)}, 0)
     retired = ", ".join(rotation.retired) or "none"
@@ -157,6 +163,7 @@ def rotate(home: str | None, backend_store_uri: str | None, provider: str | None
 def shred(
     home: str | None,
     backend_store_uri: str | None,
+    audit_database_url: str | None,
     run_id: str | None,
     dataset: str | None,
     model_id: str | None,
@@ -167,7 +174,7 @@ def shred(
     chosen = [o for o in (run_id, dataset, model_id) if o]
     if len(chosen) != 1:
         raise InputError("shred: give exactly one of --run, --dataset, --model-id")
-    with opened(home, backend_store_uri) as (keyring, settings):
+    with opened(home, backend_store_uri, audit_database_url) as (keyring, settings, log):
         scopes = _scopes(settings, run_id, dataset, model_id)
         if not yes:
             click.confirm(f"Destroy the keys of {', '.join(scopes)} for good?", abort=True,
@@ -175,10 +182,11 @@ def shred(
         destroyed: list[str] = []
         for scope in scopes:
             destroyed += keyring.shred(scope, by=local_entry("keys.shred", {}, 0).principal)
-        audited(settings, "keys.shred", {"scopes": ",".join(destroyed)}, 0 if destroyed else 1)
-    if not destroyed:
+        audited(log, "keys.shred", {"scopes": ",".join(destroyed),
+                                    "requested": ",".join(scopes)}, 0)
+    if not destroyed:  # nothing to do is not a failure: the keys are gone either way
         click.echo(f"nothing to shred: no live data key for {', '.join(scopes)}")
-        sys.exit(1)
+        return
     click.echo(f"shredded {len(destroyed)} data keys: {', '.join(destroyed)}")
 
 

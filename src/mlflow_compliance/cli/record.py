@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from mlflow_compliance.cli.errors import InputError
+from mlflow_compliance.cli.options import list_format
+from mlflow_compliance.cli.options import show as show_list
 from mlflow_compliance.project import ProjectConfigError, find_project_file, load_project
 from mlflow_compliance.record import record_to_tags
 from mlflow_compliance.record.reference import reference_markdown
@@ -27,8 +27,9 @@ def reference() -> None:
 
 @record.command()
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
-def show(file: Path | None) -> None:
-    """Check a compliance.toml (default: found upward from here) and show its tags."""
+@list_format
+def show(file: Path | None, form: str) -> None:
+    """Check a compliance.toml (default: found upward from here) and list its tags."""
     try:
         path = file or find_project_file()
         if path is None:
@@ -36,9 +37,8 @@ def show(file: Path | None) -> None:
         config = load_project(path)
     except ProjectConfigError as e:
         raise InputError(str(e)) from None
-    table = Table(title=f"Tags every run gets from {path}")
-    table.add_column("tag")
-    table.add_column("value")
-    for key, value in record_to_tags(config.record).items():
-        table.add_row(key, value)
-    Console().print(table)
+    tags = record_to_tags(config.record)
+    if form == "table":
+        click.echo(f"Tags every run gets from {path}:")
+    show_list(form, {"file": str(path), "tags": tags}, ["tag", "value"],
+              lambda: tags.items())

@@ -1,20 +1,26 @@
-"""Talking to a running compliance server with MLflow's own client variables.
+"""Talking to a running compliance server, through MLflow's own HTTP client.
 
-MLFLOW_TRACKING_URI names the server; MLFLOW_TRACKING_USERNAME/_PASSWORD (Basic) or
-MLFLOW_TRACKING_TOKEN (Bearer) say who is asking.
+So every MLflow client variable works here as it does for MLflow: MLFLOW_TRACKING_URI
+names the server; MLFLOW_TRACKING_USERNAME/_PASSWORD (Basic; or ~/.mlflow/credentials)
+or MLFLOW_TRACKING_TOKEN (Bearer) say who is asking; MLFLOW_TRACKING_INSECURE_TLS,
+MLFLOW_TRACKING_SERVER_CERT_PATH and MLFLOW_TRACKING_CLIENT_CERT_PATH set up TLS;
+MLFLOW_HTTP_REQUEST_TIMEOUT bounds the wait.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from mlflow_compliance.cli.errors import InputError
 
+if TYPE_CHECKING:
+    from mlflow.utils.rest_utils import MlflowHostCreds
 
-def _server() -> str:
+PREFIX = "/api/2.0/compliance/"
+
+
+def tracking_uri() -> str:
     uri = os.environ.get("MLFLOW_TRACKING_URI", "")
     if not uri.startswith(("http://", "https://")):
         raise InputError(
@@ -23,36 +29,45 @@ def _server() -> str:
     return uri.rstrip("/")
 
 
-def _auth() -> dict[str, Any]:
-    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
-    if token:
-        return {"headers": {"Authorization": f"Bearer {token}"}}
-    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
-    password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
-    if user and password:
-        return {"auth": (user, password)}
-    raise InputError(
-        "credentials: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, "
-        "or MLFLOW_TRACKING_TOKEN"
-    )
+def host_creds(uri: str) -> MlflowHostCreds:
+    from mlflow.utils.credentials import get_default_host_creds
+
+    return get_default_host_creds(uri)
+
+
+def fetch(creds: MlflowHostCreds, method: str, endpoint: str,
+          body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    """One request, no retries (a refused write is not repeated): the status and the JSON
+    object answered ({} if none). An unreachable server is an InputError naming why."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.rest_utils import http_request
+
+    sent: dict[str, Any] = {"params": body} if method == "GET" else {"json": body or {}}
+    try:
+        r = http_request(creds, endpoint, method, max_retries=0, raise_on_status=False,
+                         **sent)
+    except MlflowException as e:
+        cause = e.__cause__ or e.__context__
+        reason = type(cause).__name__ if cause else e.message.splitlines()[0]
+        raise InputError(f"MLFLOW_TRACKING_URI: cannot reach {creds.host} ({reason})") \
+            from None
+    try:
+        data = r.json()
+    except ValueError:
+        data = None
+    return r.status_code, data if isinstance(data, dict) else {}
 
 
 def call(method: str, route: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     """Call ``/api/2.0/compliance/<route>``; a refusal becomes a one-line InputError."""
-    url = f"{_server()}/api/2.0/compliance/{route}"
-    try:
-        if method == "GET":
-            r = requests.get(url, params=body, timeout=60, **_auth())
-        else:
-            r = requests.post(url, json=body or {}, timeout=60, **_auth())
-    except requests.RequestException as e:
+    creds = host_creds(tracking_uri())
+    if not (creds.username and creds.password) and not creds.token and not creds.auth:
         raise InputError(
-            f"MLFLOW_TRACKING_URI: cannot reach {_server()} ({type(e).__name__})"
-        ) from None
-    try:
-        data = r.json()
-    except ValueError:
-        data = {}
-    if r.status_code != 200:
-        raise InputError(data.get("message") or f"server answered HTTP {r.status_code}")
+            "credentials: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, "
+            "or MLFLOW_TRACKING_TOKEN"
+        )
+    status, data = fetch(creds, method, PREFIX + route, body)
+    if status != 200:
+        message = data.get("message") or f"server answered HTTP {status}"
+        raise InputError(str(message).splitlines()[0])
     return data

@@ -9,6 +9,7 @@ from sqlalchemy.engine import make_url
 from mlflow_compliance.audit.signing import KeyProblem
 from mlflow_compliance.checks.packs import load_rules
 from mlflow_compliance.cli.errors import InputError
+from mlflow_compliance.cli.options import audit_database
 from mlflow_compliance.encryption.keys.errors import KeyringError
 from mlflow_compliance.identity.bootstrap import PASSWORD_ENV
 from mlflow_compliance.identity.store import IdentityError
@@ -53,11 +54,7 @@ from mlflow_compliance.settings import (
     "--artifacts-destination",
     help="Artifact storage (e.g. s3://bucket/path) instead of the home's artifact folder.",
 )
-@click.option(
-    "--audit-database-url",
-    help="Audit log database (e.g. postgresql://...) [default: the PostgreSQL tracking "
-    "database, else the home's audit.db; or MLFLOW_COMPLIANCE_AUDIT_DATABASE_URL].",
-)
+@audit_database()
 def server(
     host: str,
     port: int,

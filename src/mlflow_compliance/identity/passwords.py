@@ -35,8 +35,8 @@ def decoy_hash() -> str:
     return _hasher.hash(secrets.token_urlsafe(32))
 
 
-def password_problem(password: str) -> str | None:
-    """Why a new password is refused, or None."""
+def password_problem(password: str, field: str = "password") -> str | None:
+    """Why a new password is refused, or None; the message names ``field``."""
     if len(password) < MIN_LENGTH:
-        return f"password: shorter than {MIN_LENGTH} characters"
+        return f"{field}: shorter than {MIN_LENGTH} characters"
     return None

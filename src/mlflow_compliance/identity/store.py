@@ -20,7 +20,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from mlflow_compliance.identity.passwords import hash_password, password_problem
+from mlflow_compliance.identity.passwords import (
+    hash_password,
+    password_problem,
+    verify_password,
+)
 from mlflow_compliance.identity.principal import Clearance, Role
 
 metadata = sa.MetaData()
@@ -102,6 +106,10 @@ class IdentityError(ValueError):
 
 class NotFound(IdentityError):
     pass
+
+
+class WrongPassword(IdentityError):
+    """The current password given to change a password does not match."""
 
 
 @dataclass(frozen=True)
@@ -254,6 +262,33 @@ class IdentityStore:
             if done.rowcount == 0:
                 raise NotFound(f"user: {name!r} does not exist")
 
+    def change_password(self, name: str, current: str, new: str) -> None:
+        """A user's own change: only with the current password, and only if no other
+        change came in between (the update is conditional on the hash just verified)."""
+        if problem := password_problem(new, "new_password"):
+            raise IdentityError(problem)
+        user = self.user(name)
+        if user.password_hash is None:
+            raise IdentityError(
+                f"current_password: {name} signs in through single sign-on and has no "
+                "password here"
+            )
+        if not verify_password(user.password_hash, current):
+            raise WrongPassword("current_password: does not match")
+        if new == current:
+            raise IdentityError("new_password: the same as the current password")
+        with self.engine.begin() as c:
+            done = c.execute(
+                users.update()
+                .where(users.c.name == name, users.c.password_hash == user.password_hash)
+                .values(
+                    password_hash=hash_password(new),
+                    credential_version=users.c.credential_version + 1,
+                )
+            )
+        if done.rowcount == 0:
+            raise WrongPassword("current_password: changed meanwhile; try again")
+
     def has_admin(self) -> bool:
         with self.engine.connect() as c:
             return c.execute(
@@ -298,13 +333,14 @@ class IdentityStore:
                 for r in c.execute(query)
             ]
 
-    def revoke_token(self, token_id: str) -> None:
+    def revoke_token(self, token_id: str, owner: str | None = None) -> None:
+        """Revoke a live token; with ``owner``, only one of that user's: another user's
+        token is refused exactly like a token that does not exist."""
+        condition = [tokens.c.id == token_id, tokens.c.revoked_at.is_(None)]
+        if owner is not None:
+            condition.append(tokens.c.user_name == owner)
         with self.engine.begin() as c:
-            done = c.execute(
-                tokens.update()
-                .where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
-                .values(revoked_at=_now())
-            )
+            done = c.execute(tokens.update().where(*condition).values(revoked_at=_now()))
         if done.rowcount == 0:
             raise NotFound(f"token: {token_id!r} does not exist or is already revoked")
 
@@ -366,6 +402,15 @@ class IdentityStore:
                 .where(grants.c.kind == kind, grants.c.target == old)
                 .values(target=new)
             )
+
+    def list_grants(self, user_name: str | None = None) -> list[tuple[str, str, str, Level]]:
+        """(user, kind, target, level) of every grant, or of one user's, sorted."""
+        query = grants.select().order_by(grants.c.user_name, grants.c.kind, grants.c.target)
+        if user_name is not None:
+            query = query.where(grants.c.user_name == user_name)
+        with self.engine.connect() as c:
+            return [(r.user_name, r.kind, r.target, Level(r.permission))
+                    for r in c.execute(query)]
 
     def grants_of(self, user_name: str) -> dict[tuple[str, str], Level]:
         with self.engine.connect() as c:

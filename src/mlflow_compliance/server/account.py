@@ -16,9 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mlflow_compliance.identity.passwords import verify_password
 from mlflow_compliance.identity.principal import SCOPE_KEY, Principal, Role
-from mlflow_compliance.identity.store import GrantKind, IdentityError, IdentityStore, NotFound
+from mlflow_compliance.identity.store import GrantKind, IdentityError, IdentityStore
 from mlflow_compliance.server.authorization.layer import decided_route
 from mlflow_compliance.server.errors import error_response
 
@@ -102,15 +101,8 @@ class Account:
 
     def _change(self, name: str, current: str, new: str) -> str | None:
         try:
-            user = self.store.user(name)
-        except NotFound:
-            return "username: no such user"
-        if not user.password_hash or not verify_password(user.password_hash, current):
-            return "current_password: does not match"
-        if new == current:
-            return "password: must differ from the current password"
-        try:
-            self.store.set_password(name, new)
-        except IdentityError as e:
-            return str(e)
+            self.store.change_password(name, current, new)
+        except IdentityError as e:  # WrongPassword included: the message names the field
+            # MLflow's dialog calls the new password "password"
+            return str(e).replace("new_password:", "password:", 1)
         return None

@@ -3,6 +3,10 @@
 The route table marks them ``ADMIN`` (audit search: ``READ`` on the server, so admins
 and auditors), so the authorization layer has already refused anyone else. Errors use
 MLflow's error shape and name the field.
+
+The ``account/...`` routes are self-service for every signed-in principal (auditors
+too): they act on the caller, whose identity comes from authentication and never from
+the request, so nobody can reach another user's password or tokens through them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mlflow_compliance.audit.log import AuditLog
 from mlflow_compliance.audit.query import InvalidQuery, parse_query
 from mlflow_compliance.audit.query import search as search_audit
+from mlflow_compliance.identity.principal import SCOPE_KEY, Principal
 from mlflow_compliance.identity.store import (
     GrantKind,
     IdentityError,
@@ -27,10 +32,12 @@ from mlflow_compliance.identity.store import (
     NotFound,
     Token,
     User,
+    WrongPassword,
     parse_clearances,
     parse_level,
     parse_role,
 )
+from mlflow_compliance.server.audit import NOTES_KEY
 from mlflow_compliance.server.errors import error_response
 
 PREFIX = "/api/2.0/compliance/"
@@ -70,29 +77,56 @@ def _kind(data: dict[str, Any]) -> str:
 
 
 Handler = Callable[[IdentityStore, dict[str, Any]], Any]
+AccountHandler = Callable[[IdentityStore, Principal, dict[str, Any]], Any]
+# Routes whose answer names what they created: the audit log records its id (a token's).
+CREATING = frozenset({"tokens/create", "account/tokens/create"})
 
 
 def endpoint(
-    store: IdentityStore, handler: Handler
+    store: IdentityStore, handler: Handler, creates: bool = False
 ) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def run(request: Request) -> JSONResponse:
-        data: dict[str, Any] = dict(request.query_params)
-        if request.method == "POST":
-            try:
-                data = await request.json()
-            except ValueError:
-                data = None  # type: ignore[assignment]
-            if not isinstance(data, dict):
-                return error_response(
-                    400, "INVALID_PARAMETER_VALUE", "request body: not a JSON object")
-        try:
-            return JSONResponse(await run_in_threadpool(handler, store, data))
-        except NotFound as e:
-            return error_response(404, "RESOURCE_DOES_NOT_EXIST", str(e))
-        except (IdentityError, InvalidQuery) as e:
-            return error_response(400, "INVALID_PARAMETER_VALUE", str(e))
+        return await _answer(request, lambda data: handler(store, data), creates)
 
     return run
+
+
+def account_endpoint(
+    store: IdentityStore, handler: AccountHandler, creates: bool = False
+) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def run(request: Request) -> JSONResponse:
+        # Authorization let only signed-in principals through; the caller is who acts.
+        who: Principal = request.scope[SCOPE_KEY]
+        return await _answer(request, lambda data: handler(store, who, data), creates)
+
+    return run
+
+
+async def _answer(
+    request: Request, handle: Callable[[dict[str, Any]], Any], creates: bool
+) -> JSONResponse:
+    data: dict[str, Any] = dict(request.query_params)
+    if request.method == "POST":
+        try:
+            data = await request.json()
+        except ValueError:
+            data = None  # type: ignore[assignment]
+        if not isinstance(data, dict):
+            return error_response(
+                400, "INVALID_PARAMETER_VALUE", "request body: not a JSON object")
+    try:
+        answer = await run_in_threadpool(handle, data)
+    except NotFound as e:
+        return error_response(404, "RESOURCE_DOES_NOT_EXIST", str(e))
+    except WrongPassword as e:
+        return error_response(403, "PERMISSION_DENIED", str(e))
+    except (IdentityError, InvalidQuery) as e:
+        return error_response(400, "INVALID_PARAMETER_VALUE", str(e))
+    if creates:
+        notes = request.scope.get(NOTES_KEY)
+        if notes is not None:
+            notes.decision = {**notes.decision, "id": answer["id"]}
+    return JSONResponse(answer)
 
 
 def create_user(store: IdentityStore, data: dict[str, Any]) -> Any:
@@ -139,18 +173,21 @@ def delete_grant(store: IdentityStore, data: dict[str, Any]) -> Any:
 
 
 def list_grants(store: IdentityStore, data: dict[str, Any]) -> Any:
-    name = _field(data, "name")
-    store.user(name)
+    """One user's grants (``name``), or every user's."""
+    name = data.get("name") or None
+    if name is not None:
+        store.user(name)
     kinds = {v: k for k, v in KINDS.items()}
     return {
         "grants": [
-            {"kind": kinds[kind], "target": target, "permission": level.name.lower()}
-            for (kind, target), level in sorted(store.grants_of(name).items())
+            {"user": user, "kind": kinds[kind], "target": target,
+             "permission": level.name.lower()}
+            for user, kind, target, level in store.list_grants(name)
         ]
     }
 
 
-def create_token(store: IdentityStore, data: dict[str, Any]) -> Any:
+def _expiry(data: dict[str, Any]) -> datetime | None:
     expires = data.get("expires_at")
     try:
         expires_at = datetime.fromisoformat(expires) if expires else None
@@ -158,7 +195,11 @@ def create_token(store: IdentityStore, data: dict[str, Any]) -> Any:
         raise IdentityError("expires_at: not an ISO 8601 date-time") from None
     if expires_at is not None and expires_at.tzinfo is None:
         raise IdentityError("expires_at: needs a time zone, e.g. 2027-01-31T00:00:00+00:00")
-    token, plaintext = store.create_token(_field(data, "name"), expires_at)
+    return expires_at
+
+
+def create_token(store: IdentityStore, data: dict[str, Any]) -> Any:
+    token, plaintext = store.create_token(_field(data, "name"), _expiry(data))
     return {"token": plaintext, **_token(token)}
 
 
@@ -171,7 +212,7 @@ def revoke_token(store: IdentityStore, data: dict[str, Any]) -> Any:
     return {}
 
 
-ROUTES = [
+ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "users/create", create_user),
     ("GET", "users/list", list_users),
     ("POST", "users/delete", delete_user),
@@ -182,6 +223,49 @@ ROUTES = [
     ("POST", "tokens/create", create_token),
     ("GET", "tokens/list", list_tokens),
     ("POST", "tokens/revoke", revoke_token),
+]
+
+
+# --- self-service: the caller's own account ------------------------------------------
+
+
+def _caller_only(data: dict[str, Any]) -> None:
+    if "name" in data:
+        raise IdentityError(
+            "name: account routes act on the signed-in user only; an admin manages "
+            "others' (users/..., tokens/...)"
+        )
+
+
+def change_own_password(store: IdentityStore, who: Principal, data: dict[str, Any]) -> Any:
+    _caller_only(data)
+    store.change_password(who.name, _field(data, "current_password"),
+                          _field(data, "new_password"))
+    return {}
+
+
+def create_own_token(store: IdentityStore, who: Principal, data: dict[str, Any]) -> Any:
+    _caller_only(data)
+    token, plaintext = store.create_token(who.name, _expiry(data))
+    return {"token": plaintext, **_token(token)}
+
+
+def list_own_tokens(store: IdentityStore, who: Principal, data: dict[str, Any]) -> Any:
+    _caller_only(data)
+    return {"tokens": [_token(t) for t in store.list_tokens(who.name)]}
+
+
+def revoke_own_token(store: IdentityStore, who: Principal, data: dict[str, Any]) -> Any:
+    _caller_only(data)
+    store.revoke_token(_field(data, "id"), owner=who.name)
+    return {}
+
+
+ACCOUNT_ROUTES: list[tuple[str, str, AccountHandler]] = [
+    ("POST", "account/set-password", change_own_password),
+    ("POST", "account/tokens/create", create_own_token),
+    ("GET", "account/tokens/list", list_own_tokens),
+    ("POST", "account/tokens/revoke", revoke_own_token),
 ]
 
 
@@ -209,10 +293,13 @@ class Administration:
         self.app = app
         routes = [*ROUTES, ("GET", "audit/search", audit_search(audit)),
                   ("GET", "server-info", server_info(info))]
-        self.paths = {PREFIX + path for _, path, _ in routes}
-        self.router = Router(
-            [Route(PREFIX + path, endpoint(store, h), methods=[m]) for m, path, h in routes]
-        )
+        served = [Route(PREFIX + path, endpoint(store, h, path in CREATING), methods=[m])
+                  for m, path, h in routes]
+        served += [Route(PREFIX + path, account_endpoint(store, h, path in CREATING),
+                         methods=[m])
+                   for m, path, h in ACCOUNT_ROUTES]
+        self.paths = {route.path for route in served}
+        self.router = Router(served)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in self.paths:

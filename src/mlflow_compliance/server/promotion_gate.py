@@ -91,7 +91,7 @@ class Gate:
         if not signed:
             raise Refused(403, "PERMISSION_DENIED",
                           f"{target.name} cannot get {what}: it passes the checks but has no "
-                          f"sign-off; an approver runs: mlflow-compliance approve {name} "
+                          f"sign-off; an approver runs: mlflow-compliance signoffs add {name} "
                           f"{version} --note TEXT")
         digest = record_digest(target)
         current = next((a for a in signed if a.record_digest == digest), None)

@@ -135,18 +135,23 @@ class SearchFilter:
         await paging.answer_visible(app, scope, receive, send, self.search, view)
 
 
-BY_PATH: dict[str, SearchFilter] = {
-    "/api/2.0/mlflow/experiments/search": SearchFilter(paging.EXPERIMENTS, _users, experiments),
-    "/api/2.0/mlflow/runs/search": SearchFilter(paging.RUNS, _uncleared, runs),
-    "/api/2.0/mlflow/logged-models/search": SearchFilter(
+_EXPERIMENTS = SearchFilter(paging.EXPERIMENTS, _users, experiments)
+
+BY_ROUTE: dict[tuple[str, str], SearchFilter] = {
+    ("POST", "/api/2.0/mlflow/experiments/search"): _EXPERIMENTS,
+    ("GET", "/api/2.0/mlflow/experiments/search"): _EXPERIMENTS,
+    ("POST", "/api/2.0/mlflow/runs/search"): SearchFilter(paging.RUNS, _uncleared, runs),
+    ("POST", "/api/2.0/mlflow/logged-models/search"): SearchFilter(
         paging.LOGGED_MODELS, _uncleared, logged_models
     ),
-    "/api/2.0/mlflow/registered-models/search": SearchFilter(
+    ("GET", "/api/2.0/mlflow/registered-models/search"): SearchFilter(
         paging.REGISTERED_MODELS, _users, registered_models
     ),
-    "/api/2.0/mlflow/model-versions/search": SearchFilter(
+    ("GET", "/api/2.0/mlflow/model-versions/search"): SearchFilter(
         paging.MODEL_VERSIONS, _users, model_versions
     ),
-    "/api/3.0/mlflow/traces/search": SearchFilter(paging.TRACES, _uncleared, traces),
-    "/api/2.0/mlflow/traces": SearchFilter(paging.LEGACY_TRACES, _uncleared, traces),
+    ("POST", "/api/3.0/mlflow/traces/search"): SearchFilter(paging.TRACES, _uncleared, traces),
+    # GET only: a POST to the same path starts a trace.
+    ("GET", "/api/2.0/mlflow/traces"): SearchFilter(paging.LEGACY_TRACES, _uncleared, traces),
 }
+"""The filtered searches, by the route table's method and path."""

@@ -39,13 +39,13 @@ class Hidden:
         root = self.read.field.split(".", 1)[0]
         if root in EMPTY_WHEN_MISSING:
             # MLflow answers these with an empty list, not an error
-            return {"data": {root: _empty(root, self.read.mutation, self.read.selected)},
-                    "errors": None}
+            empty = _empty(root, self.read.mutation, self.read.selected)
+            return {"data": {self.read.key: empty}, "errors": None}
         if self.read.resource is Resource.EXPERIMENT:
             message = f"No Experiment with id={self.id} exists"
         else:
             message = f"Run with id={self.id} not found"
-        return {"data": {root: None}, "errors": [message]}
+        return {"data": {self.read.key: None}, "errors": [message]}
 
 
 # Root fields MLflow answers with an empty answer (protobuf defaults), not an error.
@@ -54,7 +54,7 @@ EMPTY_WHEN_MISSING = frozenset(
 )
 
 
-def _empty(root: str, mutation: bool, selected: tuple[str, ...]) -> dict[str, Any]:
+def _empty(root: str, mutation: bool, selected: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     """An empty answer of a root field as MLflow writes it from an empty protobuf message:
     lists empty, strings "", nested messages null; the type name from MLflow's schema."""
     from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, get_named_type
@@ -66,19 +66,19 @@ def _empty(root: str, mutation: bool, selected: tuple[str, ...]) -> dict[str, An
     answer_type = get_named_type(parent.fields[root].type)
     assert isinstance(answer_type, GraphQLObjectType)
     empty: dict[str, Any] = {}
-    for name in selected:
+    for key, name in selected:
         if name == "__typename":
-            empty[name] = answer_type.name
+            empty[key] = answer_type.name
             continue
         field_type = answer_type.fields[name].type
         if isinstance(field_type, GraphQLNonNull):
             field_type = field_type.of_type
         if isinstance(field_type, GraphQLList):
-            empty[name] = []
+            empty[key] = []
         elif getattr(field_type, "name", None) == "String":
-            empty[name] = ""
+            empty[key] = ""
         else:
-            empty[name] = None
+            empty[key] = None
     return empty
 
 
@@ -96,21 +96,21 @@ def versions_filter(plan: Plan, who: Principal, grants: Grants, resolver: Resolv
         target = resolver.resolve(Resource.MODEL_VERSION, [name], {"version": str(number)})
         return not (target.missing or target.personal_data)
 
-    def runs_of(answer: Any) -> list[Any]:
-        if not isinstance(answer, dict):
-            return []
-        if isinstance(answer.get("run"), dict):
-            return [answer["run"]]
-        return [r for r in answer.get("runs") or [] if isinstance(r, dict)]
+    def runs_of(answer: Any, key: str) -> list[Any]:
+        found = answer.get(key) if isinstance(answer, dict) else None
+        if isinstance(found, dict):
+            return [found]
+        return [r for r in found or [] if isinstance(r, dict)] if isinstance(found, list) \
+            else []
 
     def change(status: int, data: Any) -> Any:
         results = data.get("data") if isinstance(data, dict) else None
         if not isinstance(results, dict):
             return data
-        for root in plan.versions_under:
-            for run in runs_of(results.get(root)):
-                if isinstance(run.get("modelVersions"), list):
-                    run["modelVersions"] = [v for v in run["modelVersions"] if visible(v)]
+        for root, runs, versions in plan.versions_under:
+            for run in runs_of(results.get(root), runs):
+                if isinstance(run.get(versions), list):
+                    run[versions] = [v for v in run[versions] if visible(v)]
         return data
 
     return change

@@ -17,9 +17,9 @@ every root field is one this module knows and every object it names may be read:
 - ``test`` / ``testMutation`` (echo) and ``__typename``.
 
 A run's ``experiment`` is the run's own; its ``modelVersions`` are filtered like
-MLflow's model-version search (``Plan.versions_under``). Anything else (another root
-field, introspection, a subscription, an alias, which would hide a field from the
-filter, a query that does not parse) is refused: unknown shapes stay refused. Input
+MLflow's model-version search (``Plan.versions_under``, by the answer's keys, aliases
+included). Anything else (another root field, introspection, a subscription, a query
+that does not parse) is refused: unknown shapes stay refused. Input
 values are read the way graphql-core reads them, variables included; what cannot be read
 is refused.
 """
@@ -54,7 +54,8 @@ class Read:
     resource: Resource
     ids: tuple[str, ...]
     field: str  # the root field and input, for the refusal's message
-    selected: tuple[str, ...] = ()  # the fields selected on the root's answer
+    key: str = ""  # the root field's key in the answer (its alias, or its name)
+    selected: tuple[tuple[str, str], ...] = ()  # (answer key, field) selected on the root
     mutation: bool = False  # the root is a mutation's field
 
 
@@ -63,7 +64,8 @@ class Plan:
     """What a GraphQL request reads, and where its answer nests model versions."""
 
     reads: list[Read] = field(default_factory=list)
-    versions_under: list[str] = field(default_factory=list)  # root fields: run(s) with them
+    # answer keys of model-version lists under runs: (root key, run(s) key, versions key)
+    versions_under: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class Refused(ValueError):
@@ -93,6 +95,11 @@ def plan(body: Any, searches_by_id_only: bool = True, admin_searches: bool = Fal
         document = parse(body["query"])
     except GraphQLError as e:
         raise Malformed(f"query: does not parse ({e.message})") from None
+    from mlflow.server.graphql.graphql_no_batching import check_query_safety
+
+    if check_query_safety(document) is not None:
+        # MLflow answers its own limit's error and executes nothing (handlers._graphql)
+        return Plan()
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
@@ -125,9 +132,6 @@ def _fields(
         raise Malformed("query: fragments nest too deeply")
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            if selection.alias is not None:
-                # Answers are filtered by field name; an alias would hide one from it.
-                raise Refused(f"query: alias {selection.alias.value} is not allowed")
             yield selection
         elif isinstance(selection, InlineFragmentNode):
             yield from _fields(selection.selection_set, fragments, depth + 1)
@@ -192,11 +196,13 @@ def _root(
         pass
     else:
         raise Refused(f"query: {name} is not a query this server runs for you")
-    if name in ("mlflowGetRun", "mlflowSearchRuns") and _selects_versions(node, fragments):
-        result.versions_under.append(name)
-    selected = tuple(f.name.value for f in _fields(node.selection_set, fragments))
+    key = _key(node)
+    if name in ("mlflowGetRun", "mlflowSearchRuns"):
+        result.versions_under += [(key, *pair) for pair in _versions(node, fragments)]
+    selected = tuple((_key(f), f.name.value) for f in _fields(node.selection_set, fragments))
     result.reads[added:] = [
-        replace(r, selected=selected, mutation=mutation) for r in result.reads[added:]
+        replace(r, key=key, selected=selected, mutation=mutation)
+        for r in result.reads[added:]
     ]
 
 
@@ -226,10 +232,18 @@ def run_ids_of(text: Any, where: str) -> tuple[str, ...]:
     return _ids(ids, where)
 
 
-def _selects_versions(node: FieldNode, fragments: dict[str, FragmentDefinitionNode]) -> bool:
-    for child in _fields(node.selection_set, fragments):
-        if child.name.value in ("run", "runs") and any(
-            g.name.value == "modelVersions" for g in _fields(child.selection_set, fragments)
-        ):
-            return True
-    return False
+def _key(node: FieldNode) -> str:
+    return node.alias.value if node.alias else node.name.value
+
+
+def _versions(
+    node: FieldNode, fragments: dict[str, FragmentDefinitionNode]
+) -> list[tuple[str, str]]:
+    """(run(s) key, model versions key) of every model-version list under the root."""
+    return [
+        (_key(child), _key(grandchild))
+        for child in _fields(node.selection_set, fragments)
+        if child.name.value in ("run", "runs")
+        for grandchild in _fields(child.selection_set, fragments)
+        if grandchild.name.value == "modelVersions"
+    ]

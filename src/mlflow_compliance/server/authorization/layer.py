@@ -216,8 +216,12 @@ class Authorization:
                 scope, receive = with_body(scope, receive, narrowed)
                 scope[DECISION_KEY] = Decision(route, params, query, narrowed)
             elif named is None:
-                await send_error(send, 403, "PERMISSION_DENIED",
-                                 f"{route.action}: the request names no resource")
+                # What MLflow answers a request without the field (a user must name the
+                # object; an admin's request reaches MLflow, which may list everything).
+                field = route.where[0].name.split(".")[0].removesuffix("[]")
+                await send_error(send, 400, "INVALID_PARAMETER_VALUE",
+                                 f"Missing value for required parameter '{field}'. See the "
+                                 "API docs for more information about request parameters.")
                 return
             else:
                 refusal = await anyio.to_thread.run_sync(
@@ -235,7 +239,7 @@ class Authorization:
                 await send_error(send, refusal.status, refusal.error_code, refusal.message)
                 return
         change = ownership.after(self.store, who, route, payload)
-        search_filter = filters.BY_PATH.get(route.path)
+        search_filter = filters.BY_ROUTE.get((route.method, route.path))
         if search_filter is not None and search_filter.applies(who):
             await search_filter.answer(self.app, scope, receive, send, self.grants, who,
                                        self.resolver)
@@ -255,7 +259,8 @@ class Authorization:
         """Why the user may not do this, or None. Unknown resources are refused too."""
         target = self.resolver.resolve(route.resource, ids, _extra(payload, query))
         hidden = not_found(route, route.resource, ids)
-        refusal = by_grants(self.grants, who, route.action, route.permission, target, hidden)
+        refusal = by_grants(self.grants, who, route.action, route.permission, target, hidden,
+                            names_experiment=route.resource is Resource.EXPERIMENT)
         return refusal or self._check_named(who, route, payload)
 
     def _check_export(

@@ -68,11 +68,15 @@ def by_grants(
     permission: Permission,
     target: Target,
     hidden: Refusal,
+    names_experiment: bool = False,
 ) -> Refusal | None:
     """None if the user's grants allow ``permission`` on every resource of ``target``.
 
     ``hidden`` is the answer when the caller may not even read one of them (or it is
     missing, or declares personal data the caller is not cleared for).
+    ``names_experiment``: the request names the experiment itself (not a run or trace
+    of it); only then is MLflow's Default experiment, which always exists, refused
+    with a hint instead of ``hidden``, so nothing tells a run there from a missing one.
     """
     if target.missing:
         return hidden
@@ -81,7 +85,7 @@ def by_grants(
     have = grants.level(principal.name, target.kind, target.ids)
     needed = NEEDED[permission]
     for resource_id in target.ids:
-        if target.kind == "experiment" and resource_id == DEFAULT_EXPERIMENT_ID:
+        if names_experiment and resource_id == DEFAULT_EXPERIMENT_ID:
             if have[resource_id] < needed:  # MLflow's Default experiment is no secret
                 return forbidden(_DEFAULT_EXPERIMENT_HINT.format(
                     action=action, needed=needed.name.lower()))
