@@ -53,7 +53,14 @@ class Server:
                 self.process.wait()
 
 
+TEST_SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+"""Every test server, ours and plain MLflow alike: without MLflow's background job runner
+(a dozen worker processes for GenAI jobs, which are admin-only and which no test runs),
+a server starts in about half the time. A test that needs jobs passes its own env."""
+
+
 def _start(command: list[str], home: Path, port: int, env: dict[str, str] | None) -> Server:
+    env = {**TEST_SERVER_ENV, **(env or {})}
     home.mkdir(parents=True, exist_ok=True)
     log = home / "server.log"
     process = subprocess.Popen(
