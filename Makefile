@@ -33,6 +33,7 @@ test: install-test services lint
 
 services:
 	bash scripts/postgres.sh
+	bash scripts/chromium.sh
 
 lint: install-test
 	$(BIN)/ruff check src tests benchmarks examples

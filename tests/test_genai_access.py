@@ -77,14 +77,23 @@ def test_traces_of_an_experiment_the_caller_may_not_read_are_hidden(
         ("GET", f"/api/3.0/mlflow/traces/{trace_id}", None),
         ("GET", "/api/3.0/mlflow/traces/get", {"trace_id": trace_id}),
         ("GET", "/ajax-api/3.0/mlflow/get-trace-artifact", {"request_id": trace_id}),
-        ("POST", "/api/3.0/mlflow/traces/search",
-         {"locations": [{"type": "MLFLOW_EXPERIMENT",
-                         "mlflow_experiment": {"experiment_id": experiment}}]}),
         ("PATCH", f"/api/3.0/mlflow/traces/{trace_id}/tags", {"key": "k", "value": "v"}),
     ]:
         r = api(server, method, path, stranger, data)
         assert r.status_code == 404, (path, r.text)
         assert r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    # Searches find nothing there, as in an experiment that does not exist.
+    for path, body in [
+        ("/api/3.0/mlflow/traces/search",
+         {"locations": [{"type": "MLFLOW_EXPERIMENT",
+                         "mlflow_experiment": {"experiment_id": experiment}}]}),
+        ("/api/3.0/mlflow/traces/metrics",
+         {"experiment_ids": [experiment], "view_type": "TRACES", "metric_name": "trace_count",
+          "aggregations": [{"aggregation_type": "COUNT"}]}),
+        ("/api/3.0/mlflow/datasets/search", {"experiment_ids": [experiment]}),
+        ("/ajax-api/2.0/mlflow/experiments/search-datasets", {"experiment_ids": [experiment]}),
+    ]:
+        assert ok(api(server, "POST", path, stranger, body)) == {}, path
     reader = user(server)
     grant(server, reader, "experiment", experiment, "read")
     ok(api(server, "GET", f"/api/3.0/mlflow/traces/{trace_id}", reader))

@@ -12,6 +12,7 @@ inner layer, so no inner layer matches paths or parses the request again.
 from __future__ import annotations
 
 import json
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -54,10 +55,17 @@ from mlflow_compliance.server.capture import rewrite_json_answer
 from mlflow_compliance.server.errors import send_error, send_too_large, send_unauthenticated
 from mlflow_compliance.server.routes import normalized
 
-# Searches over several experiments: narrowed to the readable ones instead of refused.
+# Searches over several experiments: narrowed to the readable ones instead of refused,
+# by the body field that lists them; none readable answers what MLflow answers a search
+# that finds nothing (an empty message: {}).
 NARROWED = {
-    "/api/2.0/mlflow/runs/search": "runs",
-    "/api/2.0/mlflow/logged-models/search": "models",
+    ("POST", "/api/2.0/mlflow/runs/search"): "experiment_ids",
+    ("POST", "/api/2.0/mlflow/logged-models/search"): "experiment_ids",
+    ("POST", "/api/2.0/mlflow/experiments/search-datasets"): "experiment_ids",
+    ("POST", "/api/3.0/mlflow/traces/search"): "locations",
+    ("POST", "/api/3.0/mlflow/traces/metrics"): "experiment_ids",
+    ("POST", "/api/3.0/mlflow/traces/calculate-filter-correlation"): "experiment_ids",
+    ("POST", "/api/3.0/mlflow/datasets/search"): "experiment_ids",
 }
 DECISION_KEY = "mlflow_compliance.decision"
 
@@ -204,15 +212,14 @@ class Authorization:
             return
         if verdict is None:
             named = values(route.where, params, query, payload, _headers(scope))
-            if route.path in NARROWED:
+            if (route.method, route.path) in NARROWED:
                 readable = await anyio.to_thread.run_sync(
                     self.grants.readable, who.name, GrantKind.EXPERIMENT
                 )
-                ids = [i for i in (named[1] if named else []) if i in readable]
-                if not ids:
+                narrowed = _narrowed(payload, NARROWED[(route.method, route.path)], readable)
+                if narrowed is None:
                     await _send_json(send, {})
                     return
-                narrowed = {**(payload or {}), "experiment_ids": ids}
                 scope, receive = with_body(scope, receive, narrowed)
                 scope[DECISION_KEY] = Decision(route, params, query, narrowed)
             elif named is None:
@@ -359,6 +366,25 @@ def _extra(payload: Any, query: dict[str, list[str]]) -> dict[str, Any]:
             value = query[name][0]
         extra[name] = value
     return extra
+
+
+def _narrowed(payload: Any, field: str, readable: Container[str]) -> dict[str, Any] | None:
+    """The search's body with only the readable experiments in ``field``; None if none.
+
+    ``locations`` (trace search) keeps the experiment locations whose experiment may be
+    read; every other kind of location is dropped (none is served here)."""
+    body: dict[str, Any] = payload if isinstance(payload, dict) else {}
+    given = body.get(field)
+    items = given if isinstance(given, list) else []
+    if field == "locations":
+        kept: list[Any] = [
+            item for item in items
+            if isinstance(item, dict) and isinstance(item.get("mlflow_experiment"), dict)
+            and str(item["mlflow_experiment"].get("experiment_id")) in readable
+        ]
+    else:
+        kept = [str(i) for i in items if isinstance(i, str | int) and str(i) in readable]
+    return {**body, field: kept} if kept else None
 
 
 def _headers(scope: Scope) -> dict[str, str]:

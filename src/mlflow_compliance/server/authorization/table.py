@@ -607,8 +607,10 @@ ROUTES: list[Route] = [
     route("GET", "/api/3.0/mlflow/gateway/provider-config", "gateway.provider_config.read",
           P.READ, R.SERVER),
     # UI only (/ajax-api/): the deployments-server proxy; GET lists, POST invokes.
-    route("GET", "/api/2.0/mlflow/gateway-proxy", "gateway.proxy.endpoint.list", P.READ,
-          R.SERVER),
+    # The UI's runs page lists the gateway's endpoints; MLflow takes no other GET path
+    # (handlers._validate_gateway_path), so any signed-in user, as in MLflow's basic-auth.
+    route("GET", "/api/2.0/mlflow/gateway-proxy", "gateway.proxy.endpoint.list",
+          P.AUTHENTICATED),
     route("POST", "/api/2.0/mlflow/gateway-proxy", "gateway.proxy.invoke", P.ADMIN, R.SERVER),
     # --- AI gateway: serving (calls the providers with the stored secrets) ------------
     route("GET", "/gateway/mlflow/v1/models", "gateway.serving.model.list", P.READ, R.SERVER),
@@ -692,14 +694,16 @@ ROUTES: list[Route] = [
           "assistant.session.permission.resolve", P.ADMIN, R.SERVER),
     route("POST", "/api/3.0/mlflow/assistant/sessions/{session_id}/tool-result",
           "assistant.session.tool_result.send", P.ADMIN, R.SERVER),
-    route("GET", "/api/3.0/mlflow/assistant/providers", "assistant.provider.list", P.READ,
-          R.SERVER),
+    # Asked by the UI on every page: any signed-in user, as MLflow's basic-auth allows
+    # (the config's API keys are removed by MLflow itself).
+    route("GET", "/api/3.0/mlflow/assistant/providers", "assistant.provider.list",
+          P.AUTHENTICATED),
     route("GET", "/api/3.0/mlflow/assistant/providers/{provider}/health",
           "assistant.provider.health.read", P.READ, R.SERVER),
     route("GET", "/api/3.0/mlflow/assistant/providers/{provider}/models",
           "assistant.provider.model.list", P.READ, R.SERVER),
-    route("GET", "/api/3.0/mlflow/assistant/config", "assistant.config.read", P.READ,
-          R.SERVER),
+    route("GET", "/api/3.0/mlflow/assistant/config", "assistant.config.read",
+          P.AUTHENTICATED),
     route("PUT", "/api/3.0/mlflow/assistant/config", "assistant.config.update", P.ADMIN,
           R.SERVER),
     route("POST", "/api/3.0/mlflow/assistant/skills/install", "assistant.skill.install",
