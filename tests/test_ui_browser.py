@@ -75,63 +75,8 @@ from mlflow_compliance.testing import Server, start_compliance_server
 
 # --- known failures: delete an entry once the server answers the page correctly --------
 
-# The causes, each as the browser sees it; MLflow's basic-auth app lets any authenticated
-# user make these requests.
-ASSISTANT = (
-    "GET /ajax-api/3.0/mlflow/assistant/config and GET /ajax-api/3.0/mlflow/assistant/"
-    "providers -> 403 PERMISSION_DENIED 'assistant.config.read needs the admin role', "
-    "'assistant.provider.list needs the admin role': the UI asks on every page load"
-)
-GATEWAY = (
-    "GET /ajax-api/2.0/mlflow/gateway-proxy?gateway_path=api/2.0/endpoints/ -> 403 "
-    "'gateway.proxy.endpoint.list needs the admin role', shown on the runs page as "
-    "'PERMISSION_DENIED: gateway.proxy.endpoint.list needs the admin role'"
-)
-# Plain MLflow answers these searches over an experiment that does not exist with 200
-# and nothing found; the compliance server answers 404 for one the user may not read.
-SEARCH_DATASETS = (
-    "POST /ajax-api/2.0/mlflow/experiments/search-datasets -> 404 RESOURCE_DOES_NOT_EXIST "
-    "'experiment.dataset.search: experiment 1 does not exist (or you may not read it)'"
-)
-TRACE_SEARCHES = (
-    "POST /ajax-api/3.0/mlflow/traces/search, POST /ajax-api/3.0/mlflow/traces/metrics and "
-    "POST /ajax-api/3.0/mlflow/datasets/search -> 404 RESOURCE_DOES_NOT_EXIST "
-    "('trace.search: experiment 1 does not exist (or you may not read it)', ...): the UI "
-    "retries with a spinner, then shows \"Couldn't load traces\""
-)
-
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("reader", "experiments"): ASSISTANT,
-    ("reader", "runs"): f"{ASSISTANT}; {GATEWAY}",
-    ("reader", "run"): ASSISTANT,
-    ("reader", "run-metrics"): ASSISTANT,
-    ("reader", "artifact-text"): ASSISTANT,
-    ("reader", "artifact-image"): ASSISTANT,
-    ("reader", "compare"): ASSISTANT,
-    ("reader", "logged-model"): ASSISTANT,
-    ("reader", "models"): ASSISTANT,
-    ("reader", "model"): ASSISTANT,
-    ("reader", "model-version"): ASSISTANT,
-    ("reader", "traces"): ASSISTANT,
-    ("reader", "trace"): ASSISTANT,
-    ("reader", "prompts"): ASSISTANT,
-    ("reader", "prompt"): ASSISTANT,
-    ("nogrants", "experiments"): ASSISTANT,
-    ("nogrants", "runs"): f"{ASSISTANT}; {SEARCH_DATASETS}",
-    ("nogrants", "run"): ASSISTANT,
-    ("nogrants", "run-metrics"): ASSISTANT,
-    ("nogrants", "artifact-text"): ASSISTANT,
-    ("nogrants", "artifact-image"): ASSISTANT,
-    ("nogrants", "compare"): ASSISTANT,
-    ("nogrants", "logged-model"): ASSISTANT,
-    ("nogrants", "models"): ASSISTANT,
-    ("nogrants", "model"): ASSISTANT,
-    ("nogrants", "model-version"): ASSISTANT,
-    ("nogrants", "traces"): f"{ASSISTANT}; {TRACE_SEARCHES}",
-    ("nogrants", "trace"): f"{ASSISTANT}; {TRACE_SEARCHES}",
-    ("nogrants", "prompts"): ASSISTANT,
-    ("nogrants", "prompt"): ASSISTANT,
-}
+# None open: each (role, page) that fails goes here with its exact cause, until fixed.
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 
 # --- the browser ---------------------------------------------------------------------------
