@@ -1,10 +1,12 @@
 """Request throughput of the compliance server against plain ``mlflow server``.
 
-Two workloads on identically prepared servers: ``runs/search`` (a filtered search on
-compliance tags over 200 tagged runs) and ``runs/log-batch`` (metrics and valid
-compliance tags, so validation does its full work). Load comes from separate client
-processes holding keep-alive connections. The compliance server is driven by an
-ordinary user (so authorization resolves and checks grants on every request), once
+Three workloads on identically prepared servers: ``runs/search`` (a filtered search on
+compliance tags over 200 tagged runs), ``runs/log-batch`` (metrics and valid compliance
+tags, so validation does its full work) and ``graphql/get-run`` (the query MLflow's UI
+sends for a run page, which the compliance server authorizes per object it reads). Load
+comes from separate client processes holding keep-alive connections. The compliance
+server is driven by an ordinary user (so authorization resolves and checks grants on
+every request), once
 with HTTP Basic and once with an API token; the baselines are plain ``mlflow server``
 without authentication and MLflow's own ``basic-auth`` app. Goal: >= 0.9 of plain.
 
@@ -74,7 +76,20 @@ def log_batch_request(url: str, ctx: dict[str, Any], i: int) -> tuple[str, dict[
     }
 
 
-WORKLOADS = {"runs/search": search_request, "runs/log-batch": log_batch_request}
+GET_RUN = """query GetRun($data: MlflowGetRunInput!) {
+  mlflowGetRun(input: $data) { apiError { code message }
+    run { info { runUuid experimentId } experiment { experimentId name }
+          modelVersions { name version } data { params { key value } tags { key value } } } } }"""
+
+
+def graphql_run_request(url: str, ctx: dict[str, Any], i: int) -> tuple[str, dict[str, Any]]:
+    """The UI's run page query (authorized per object on the compliance server)."""
+    run_id = ctx["run_ids"][i % len(ctx["run_ids"])]
+    return f"{url}/graphql", {"query": GET_RUN, "variables": {"data": {"runId": run_id}}}
+
+
+WORKLOADS = {"runs/search": search_request, "runs/log-batch": log_batch_request,
+             "graphql/get-run": graphql_run_request}
 
 
 def _client(args: tuple[str, str, dict[str, Any], float, int]) -> int:

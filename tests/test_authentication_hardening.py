@@ -109,7 +109,8 @@ def test_recreated_name_gets_nothing_of_the_deleted_user(server: Server) -> None
                  {"name": f"gina-{uuid.uuid4().hex[:6]}"}))["experiment_id"]
     grants = ok(api(server, "GET", "/api/2.0/compliance/grants/list", server.auth,
                     {"name": name}))["grants"]
-    assert grants == [{"kind": "experiment", "target": eid, "permission": "manage"}]
+    assert grants == [{"user": name, "kind": "experiment", "target": eid,
+                       "permission": "manage"}]
 
     ok(api(server, "POST", "/api/2.0/compliance/users/delete", server.auth, {"name": name}))
     assert api(server, "POST", SEARCH, old, {"max_results": 1}).status_code == 401

@@ -49,11 +49,31 @@ TIMEOUT = 60
 RESOLVED = {
     Resource.EXPERIMENT, Resource.EXPERIMENT_NAME, Resource.RUN, Resource.LOGGED_MODEL,
     Resource.ARTIFACT, Resource.REGISTERED_MODEL, Resource.MODEL_VERSION,
+    Resource.TRACE, Resource.DATASET,
+}
+# GenAI routes resolved through an experiment (traces, evaluation datasets, scorers) name
+# it at nested body paths (``trace.trace_info...``, ``locations[]...``) these variants do
+# not spell yet; test_genai_access.py covers their authorization end to end meanwhile.
+GENAI_NOT_YET: dict[str, str] = {
+    "trace.filter_correlation.calculate": "answers counts only, naming nothing of A or B, "
+    "so a read that lands on B cannot be seen (SILENT_READS is at its limit)",
+    "evaluation_dataset.experiments.read": "answers experiment ids only, naming nothing of A "
+    "(SILENT_READS is at its limit)",
+    "trace.prompts.link": "needs a prompt version per set, not built yet",
+    "trace.artifact.download": "a trace started by StartTraceV3 has no span data to serve",
+    "trace.legacy.artifact.download": "a trace started by StartTraceV3 has no span data to "
+    "serve",
+    "assessment.create": "the body names the trace again (assessment.trace_id): its "
+    "spellings beside the path are not built yet",
+    "assessment.read": "needs an assessment per set, not built yet",
+    "assessment.update": "needs an assessment per set, not built yet",
+    "assessment.delete": "needs an assessment per set, not built yet",
 }
 CHECKED = [
     r for r in ROUTES
     if r.resource in RESOLVED
     and r.permission in (Permission.READ, Permission.EDIT, Permission.MANAGE)
+    and r.action not in GENAI_NOT_YET
 ]
 
 # Other spellings MLflow's handlers accept for the same object (``run_id or run_uuid``).
@@ -87,6 +107,8 @@ class ObjectSet:
     stamp: int  # the timestamp of its "loss" metric: a metric history shows no run id
     version: str = "1"
     artifact_file: str = "data.txt"
+    trace_id: str = ""  # a trace in its experiment, tagged with the marker
+    dataset_id: str = ""  # an evaluation dataset of its experiment, named by the marker
 
     @property
     def artifacts(self) -> str:
@@ -105,6 +127,10 @@ def named(s: ObjectSet, route: Route, u: str) -> str:
         return s.run_id
     if r is Resource.LOGGED_MODEL:
         return s.logged_model_id
+    if r is Resource.TRACE:
+        return s.trace_id
+    if r is Resource.DATASET:
+        return s.dataset_id
     if r is Resource.ARTIFACT:
         if route.action == "artifact.list":
             return s.artifacts
@@ -177,7 +203,64 @@ def make_set(http: Http, who: tuple[str, str], label: str) -> ObjectSet:
     assert version == "1"
     http.ok(who, "POST", "/api/2.0/mlflow/registered-models/alias",
             {"name": model, "alias": "candidate", "version": version})
-    return ObjectSet(marker, eid, f"{marker}-exp", rid, mid, model, stamp)
+    # A trace with a span (exported as OTLP, so MLflow keeps its span data), tagged.
+    otel_id = uuid.uuid4().hex
+    http.ok(who, "POST", "/v1/traces", {"resourceSpans": [{"scopeSpans": [{"spans": [{
+        "traceId": otel_id, "spanId": uuid.uuid4().hex[:16], "name": marker,
+        "startTimeUnixNano": "1704067200000000000", "endTimeUnixNano": "1704067200005000000",
+    }]}]}]}, headers={"x-mlflow-experiment-id": eid})
+    trace_id = f"tr-{otel_id}"
+    # And one started as MLflow's client starts it, named by the marker (metrics group
+    # traces by name).
+    http.ok(who, "POST", "/api/3.0/mlflow/traces",
+            start_trace(eid, f"tr-{uuid.uuid4().hex}", marker))
+    http.ok(who, "PATCH", f"/api/3.0/mlflow/traces/{trace_id}/tags",
+            {"key": "team", "value": marker})
+    dataset_id = make_dataset(http, who, eid, f"{marker}-eval", marker)
+    http.ok(who, "POST", f"/api/3.0/mlflow/datasets/{dataset_id}/records", {
+        "records": json.dumps([{"inputs": {"q": marker}, "expectations": {"a": marker}}])})
+    register_scorer(http, who, eid, SCORER, marker)
+    return ObjectSet(marker, eid, f"{marker}-exp", rid, mid, model, stamp,
+                     trace_id=trace_id, dataset_id=dataset_id)
+
+
+# Every set has a scorer of this name (its payload carries the set's marker), so a read
+# of it that lands on B shows B's marker.
+SCORER = "judge"
+
+
+def serialized_scorer(name: str) -> str:
+    """A builtin scorer, the kind plain MLflow registers (custom code it refuses)."""
+    return json.dumps({
+        "name": name, "builtin_scorer_class": "RelevanceToQuery",
+        "builtin_scorer_pydantic_data": {"name": name},
+        "mlflow_version": "3.17.2", "serialization_version": 1,
+    })
+
+
+def make_dataset(http: Http, who: tuple[str, str], eid: str, name: str, marker: str) -> str:
+    return str(http.ok(who, "POST", "/api/3.0/mlflow/datasets/create", {
+        "name": name, "experiment_ids": [eid], "tags": json.dumps({"team": marker}),
+    })["dataset"]["dataset_id"])
+
+
+def register_scorer(http: Http, who: tuple[str, str], eid: str, name: str, marker: str) -> None:
+    http.ok(who, "POST", "/api/3.0/mlflow/scorers/register", {
+        "experiment_id": eid, "name": name, "serialized_scorer": serialized_scorer(marker)})
+
+
+def start_trace(eid: str | None, trace_id: str, label: str) -> dict[str, Any]:
+    """A StartTraceV3 body as MLflow's client sends it (``TraceInfo.to_proto``)."""
+    location: dict[str, Any] = {"type": "MLFLOW_EXPERIMENT"}
+    if eid is not None:
+        location["mlflow_experiment"] = {"experiment_id": eid}
+    return {"trace": {"trace_info": {
+        "trace_id": trace_id, "trace_location": location,
+        "request_preview": label, "response_preview": label,
+        "request_time": "2024-01-01T00:00:00Z", "execution_duration": "0.005s",
+        "state": "OK", "trace_metadata": {"label": label},
+        "tags": {"mlflow.traceName": label, "team": label},
+    }}}
 
 
 class Ground:
@@ -193,8 +276,8 @@ class Ground:
         self.queries = {}
         for table in sorted(inspector.get_table_names()):
             columns = [c["name"] for c in inspector.get_columns(table)]
-            tests = [f'CAST("{c}" AS TEXT) IN (:run, :model, :name, :experiment_name)'
-                     for c in columns]
+            tests = [f'CAST("{c}" AS TEXT) IN (:run, :model, :name, :experiment_name, '
+                     ':trace, :dataset)' for c in columns]
             tests += [f'CAST("{c}" AS TEXT) = :experiment' for c in columns
                       if c == "experiment_id"]
             self.queries[table] = sa.text(f'SELECT * FROM "{table}" WHERE {" OR ".join(tests)}')
@@ -202,7 +285,8 @@ class Ground:
     def of(self, s: ObjectSet) -> dict[str, Any]:
         """Every row naming one of the set's objects, and every file in its folder."""
         ids = {"run": s.run_id, "model": s.logged_model_id, "name": s.model_name,
-               "experiment_name": s.experiment_name, "experiment": s.experiment_id}
+               "experiment_name": s.experiment_name, "experiment": s.experiment_id,
+               "trace": s.trace_id, "dataset": s.dataset_id}
         seen: dict[str, Any] = {}
         with self.engine.connect() as c:
             for table, query in self.queries.items():
@@ -239,6 +323,21 @@ def intact(http: Http, admin: tuple[str, str], s: ObjectSet) -> bool:
 # --- requests and their spellings ------------------------------------------------------
 
 
+class Obj(tuple[tuple[str, Any], ...]):
+    """A JSON object kept as key/value pairs, so a key can repeat at any level."""
+
+
+def dump(value: Any) -> str:
+    """JSON text of ``value``; an ``Obj`` keeps its repeated keys."""
+    if isinstance(value, dict):
+        value = Obj(value.items())
+    if isinstance(value, Obj):
+        return "{" + ", ".join(f"{json.dumps(k)}: {dump(v)}" for k, v in value) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(dump(v) for v in value) + "]"
+    return json.dumps(value)
+
+
 @dataclass(frozen=True)
 class Call:
     """One request; the JSON body is kept as key/value pairs so a key can repeat."""
@@ -264,8 +363,7 @@ class Call:
         return replace(self, body=tuple(p for p in self.body or () if p[0] not in keys))
 
     def json_text(self) -> str:
-        pairs = (f"{json.dumps(k)}: {json.dumps(v)}" for k, v in self.body or ())
-        text = "{" + ", ".join(pairs) + "}"
+        text = dump(Obj(self.body or ()))
         return json.dumps(text) if self.as_string else text
 
     def send(self, http: Http, who: tuple[str, str]) -> requests.Response:
@@ -409,11 +507,121 @@ def _path_variants(route: Route, w: Where) -> list[Variant]:
     return found
 
 
+def _key(part: str) -> str:
+    return part[:-2] if part.endswith("[]") else part
+
+
+def _nest(parts: list[str], value: Any) -> Any:
+    """The body fragment that holds ``value`` at the dotted name ``parts``."""
+    if not parts:
+        return value
+    inner = _nest(parts[1:], value)
+    return {_key(parts[0]): [inner] if parts[0].endswith("[]") else inner}
+
+
+def _merge(x: Any, y: Any) -> Any:
+    if isinstance(x, dict) and isinstance(y, dict):
+        return {**x, **{k: _merge(x[k], v) if k in x else v for k, v in y.items()}}
+    if isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
+        return [_merge(p, q) for p, q in zip(x, y, strict=True)]
+    return y
+
+
+def _rewrite(value: Any, parts: list[str], fn: Callable[[dict[str, Any]], Any]) -> Any:
+    """``value`` with the object that holds field ``parts[-1]`` put through ``fn``; an
+    ``x[]`` part goes into the list's first item."""
+    if len(parts) == 1:
+        return fn(value)
+    key = _key(parts[0])
+    inner = value[key]
+    if parts[0].endswith("[]"):
+        return {**value, key: [_rewrite(inner[0], parts[1:], fn), *inner[1:]]}
+    return {**value, key: _rewrite(inner, parts[1:], fn)}
+
+
+def _edit(c: Call, parts: list[str], fn: Callable[[dict[str, Any]], Any]) -> Call:
+    out = _rewrite(dict(c.body or ()), parts, fn)
+    return replace(c, body=tuple(out) if isinstance(out, Obj) else tuple(out.items()))
+
+
+def _nested_variants(route: Route, w: Where) -> list[Variant]:
+    """Spellings of a dotted body name (``trace.trace_info...experiment_id``,
+    ``locations[].mlflow_experiment.experiment_id``), at the field's own level and at
+    every object or list on the way to it."""
+    parts = w.name.split(".")
+    leaf = parts[-1]
+
+    def at(parts: list[str], fn: Callable[[dict[str, Any], str, str], Any]) -> Callable[
+            [Call, str, str], Call]:
+        return lambda c, a, b: _edit(c, parts, lambda d: fn(d, a, b))
+
+    found = [
+        Variant(f"{w.name}: {leaf}:A,{leaf}:B", w,
+                at(parts, lambda d, a, b: Obj([*d.items(), (leaf, b)]))),
+        Variant(f"{w.name}: {leaf}:B,{leaf}:A", w,
+                at(parts, lambda d, a, b: Obj([(leaf, b), *d.items()]))),
+        Variant(f"{w.name}: {leaf}:A, query {leaf}=B", w, lambda c, a, b: c.add_query((leaf, b))),
+        Variant(f"{w.name}: A, query {w.name}=B", w, lambda c, a, b: c.add_query((w.name, b))),
+    ]
+    if camel(leaf) != leaf:
+        both = at(parts, lambda d, a, b: Obj([*d.items(), (camel(leaf), b)]))
+        found += [
+            Variant(f"{w.name}: {leaf}:A,{camel(leaf)}:B", w, both),
+            Variant(f"{w.name}: {camel(leaf)}:B only", w, at(parts, lambda d, a, b: Obj(
+                [(camel(leaf), b) if k == leaf else (k, v) for k, v in d.items()]))),
+            Variant(f"JSON string of {w.name}: {leaf}:A,{camel(leaf)}:B", w,
+                    lambda c, a, b: replace(both(c, a, b), as_string=True)),
+        ]
+    for i, p in enumerate(parts[:-1]):
+        k, rest, listed = _key(p), parts[i + 1:], p.endswith("[]")
+
+        def with_b(sub: Any, b: str, rest: list[str] = rest, listed: bool = listed) -> Any:
+            def set_b(d: dict[str, Any]) -> Any:
+                return {**d, leaf: b}
+            return [_rewrite(sub[0], rest, set_b)] if listed else _rewrite(sub, rest, set_b)
+
+        here = parts[:i + 1]
+        found.append(Variant(f"{w.name}: {k}:A,{k}:B", w, at(
+            here, lambda d, a, b, k=k, wb=with_b: Obj([*d.items(), (k, wb(d[k], b))]))))
+        if camel(k) != k:
+            found += [
+                Variant(f"{w.name}: {k}:A,{camel(k)}:B", w, at(
+                    here, lambda d, a, b, k=k, wb=with_b: Obj(
+                        [*d.items(), (camel(k), wb(d[k], b))]))),
+                Variant(f"{w.name}: {camel(k)}:B only", w, at(
+                    here, lambda d, a, b, k=k, wb=with_b: Obj(
+                        [(camel(k), wb(v, b)) if x == k else (x, v) for x, v in d.items()]))),
+            ]
+        if listed:
+            found += [
+                Variant(f"{w.name}: {k}:[A,B]", w, at(
+                    here, lambda d, a, b, k=k, wb=with_b: {**d, k: [*d[k], *wb(d[k], b)]})),
+                Variant(f"{w.name}: {k}:[B,A]", w, at(
+                    here, lambda d, a, b, k=k, wb=with_b: {**d, k: [*wb(d[k], b), *d[k]]})),
+            ]
+
+    def all_camel(value: Any, parts: list[str], b: str) -> Any:
+        k = _key(parts[0])
+        if len(parts) == 1:
+            new: Any = b
+        elif parts[0].endswith("[]"):
+            new = [all_camel(value[k][0], parts[1:], b)]
+        else:
+            new = all_camel(value[k], parts[1:], b)
+        return {(camel(x) if x == k else x): (new if x == k else v) for x, v in value.items()}
+
+    found.append(Variant(f"{w.name}: camelCase at every level, B only", w, lambda c, a, b: replace(
+        c, body=tuple(all_camel(dict(c.body or ()), parts, b).items()))))
+    return found
+
+
 def variants(route: Route) -> list[Variant]:
     found: list[Variant] = []
     for w in route.where:
         if w.source is Source.QUERY:
             found += _query_variants(route, w)
+        elif w.source is Source.JSON and ("." in w.name or "[]" in w.name):
+            found += _nested_variants(route, w)
         elif w.source is Source.JSON:
             found += _json_variants(route, w)
         else:
@@ -532,6 +740,47 @@ EXTRAS: dict[str, Extras] = {
     "model_version.artifact.download": _version(path="MLmodel"),
     "model_version.approve": lambda u, a: {"version": "1", "note": f"n-{u}"},
     "model_version.approval.list": _version(),
+    "trace.start": lambda u, a: start_trace(None, f"tr-{uuid.uuid4().hex}", f"t-{u}"),
+    "trace.search": lambda u, a: {"locations": [{"type": "MLFLOW_EXPERIMENT"}]},
+    "trace.metrics.query": lambda u, a: {
+        "view_type": "TRACES", "metric_name": "trace_count",
+        "aggregations": [{"aggregation_type": "COUNT"}], "dimensions": ["trace_name"]},
+    "trace.delete": lambda u, a: {"max_timestamp_millis": 4 * 10**12},
+    "trace.legacy.start": lambda u, a: {
+        "timestamp_ms": 1, "request_metadata": [], "tags": [{"key": "t", "value": u}]},
+    "trace.legacy.search": _none,
+    "trace.legacy.delete": lambda u, a: {"max_timestamp_millis": 4 * 10**12},
+    "trace.run.link": lambda u, a: {"trace_ids": [a.trace_id]},
+    "evaluation_dataset.create": lambda u, a: {"name": f"ds-{u}"},
+    "evaluation_dataset.search": _none,
+    "evaluation_dataset.search.via_get": _none,
+    "scorer.register": lambda u, a: {"name": f"judge-{u}",
+                                      "serialized_scorer": serialized_scorer(f"s-{u}")},
+    "scorer.list": _none,
+    "scorer.version.list": lambda u, a: {"name": SCORER},
+    "scorer.read": lambda u, a: {"name": SCORER},
+    "scorer.delete": lambda u, a: {"name": f"judge-{u}"},
+    "trace.info.read": _none,
+    "trace.read": _none,
+    "trace.batch.read": _none,
+    "trace.info.batch.read": _none,
+    "trace.tag.set": _tag,
+    "trace.tag.delete": lambda u, a: {"key": "team"},
+    "trace.legacy.end": lambda u, a: {"timestamp_ms": 2, "status": "OK"},
+    "trace.legacy.info.read": _none,
+    "trace.legacy.tag.set": _tag,
+    "trace.legacy.tag.delete": lambda u, a: {"key": "team"},
+    "evaluation_dataset.read": _none,
+    "evaluation_dataset.delete": _none,
+    "evaluation_dataset.experiments.add": lambda u, a: {"experiment_ids": [a.experiment_id]},
+    "evaluation_dataset.experiments.remove": lambda u, a: {
+        "experiment_ids": [a.experiment_id]},
+    "evaluation_dataset.records.read": _none,
+    "evaluation_dataset.records.upsert": lambda u, a: {
+        "records": json.dumps([{"inputs": {"q": f"q-{u}"}, "expectations": {"a": u}}])},
+    "evaluation_dataset.records.delete": lambda u, a: {"dataset_record_ids": [f"dr-{u}"]},
+    "evaluation_dataset.tag.set": lambda u, a: {"tags": json.dumps({f"k-{u}": f"v-{u}"})},
+    "evaluation_dataset.tag.delete": lambda u, a: {"path:key": "team"},
 }
 
 # Routes whose body is a file, not JSON.
@@ -546,6 +795,10 @@ FRESH = {
     "logged_model.delete": "logged_model", "artifact.delete": "artifact",
     "registered_model.rename": "registered_model", "registered_model.delete": "registered_model",
     "model_version.delete": "registered_model", "model_version.alias.delete": "registered_model",
+    "trace.delete": "experiment", "trace.legacy.delete": "experiment", "scorer.delete": "scorer",
+    "trace.tag.delete": "trace", "trace.legacy.tag.delete": "trace", "trace.legacy.end": "trace",
+    "evaluation_dataset.delete": "dataset", "evaluation_dataset.experiments.remove": "dataset",
+    "evaluation_dataset.tag.delete": "dataset",
 }
 
 
@@ -562,6 +815,8 @@ def base_call(route: Route, a: ObjectSet, u: str, api_path: str) -> Call:
             path = re.sub(r"\{" + w.name + r"(:path)?\}", lambda _, v=value: v, path)
         elif w.source is Source.QUERY:
             query.append((w.name, value))
+        elif "." in w.name or "[]" in w.name:
+            body.append(next(iter(_nest(w.name.split("."), value).items())))
         else:
             body.append((w.name, [value] if w.many else value))
     in_query = route.method == "GET" or route.action in RAW_BODY
@@ -570,6 +825,8 @@ def base_call(route: Route, a: ObjectSet, u: str, api_path: str) -> Call:
             path = path.replace("{" + key[5:] + "}", value)
         elif in_query:
             query.append((key, value))
+        elif key in dict(body):
+            body = [(k, _merge(v, value) if k == key else v) for k, v in body]
         else:
             body.append((key, value))
     raw = f"mallory {u}".encode() if route.action in RAW_BODY else None
@@ -632,6 +889,20 @@ class World:
             self.http.ok(m, "POST", "/api/2.0/mlflow/registered-models/alias",
                          {"name": name, "alias": "candidate", "version": "1"})
             return replace(a, model_name=name)
+        if kind == "trace":
+            return replace(a, trace_id=self.http.ok(
+                m, "POST", "/api/3.0/mlflow/traces",
+                start_trace(a.experiment_id, f"tr-{uuid.uuid4().hex}", a.marker),
+            )["trace"]["trace_info"]["trace_id"])
+        if kind == "dataset":
+            return replace(a, dataset_id=make_dataset(self.http, m, a.experiment_id,
+                                                      f"fresh-{u}", a.marker))
+        if kind == "scorer":
+            # The same name in A (mallory's) and in B, so a delete that lands on B shows.
+            register_scorer(self.http, m, a.experiment_id, f"judge-{u}", a.marker)
+            register_scorer(self.http, self.admin, self.b.experiment_id, f"judge-{u}",
+                            self.b.marker)
+            self.baseline = self.ground.of(self.b)
         return a
 
     def leaks(self, r: requests.Response) -> list[str]:
@@ -642,6 +913,7 @@ class World:
             found += [f"B's {what} {value!r}" for what, value in [
                 ("marker", b.marker), ("run id", b.run_id),
                 ("logged model id", b.logged_model_id), ("metric timestamp", str(b.stamp)),
+                ("trace id", b.trace_id), ("dataset id", b.dataset_id),
             ] if value in text]
             try:
                 data = r.json()
