@@ -302,8 +302,9 @@ def test_a_thousand_comparisons_are_refused_while_health_answers(lone_worker: Se
         ("GET", "/api/2.0/mlflow/registered-models/search", None,
          {"filter": " AND ".join(["name LIKE 'a%'"] * 21)},
          "filter: 21 comparisons"),
+        # camelCase is MLflow's JSON name of filter_string: read, and named, as filter_string
         ("POST", "/api/3.0/mlflow/datasets/search", {"filterString": r"name RLIKE '(a)\1'"},
-         None, "filterString: RLIKE pattern '(a)\\\\1' is not allowed"),
+         None, "filter_string: RLIKE pattern '(a)\\\\1' is not allowed"),
         ("POST", "/api/2.0/mlflow/experiments/search", {"filter": "name = '" + "x" * 9000 + "'"},
          None, "filter: 9009 characters; allowed: at most 8192"),
         ("PUT", "/api/3.0/mlflow/scorers/online-config",
