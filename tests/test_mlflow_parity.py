@@ -457,3 +457,23 @@ def test_a_run_in_the_closed_default_experiment_answers_like_a_missing_run(
     assert there.status_code == missing.status_code == 404
     assert there.json()["message"].replace(run, "X") == \
         missing.json()["message"].replace("0123456789abcdef0123456789abcdef", "X")
+
+
+def test_graphql_versions_without_their_number_show_only_to_the_cleared(
+    server: Server,
+) -> None:
+    owner = user(server)
+    experiment, run = _experiment_with_run(server, owner)
+    name = f"m-{uuid.uuid4().hex[:6]}"
+    ok(api(server, "POST", "/api/2.0/mlflow/registered-models/create", owner, {"name": name}))
+    ok(api(server, "POST", "/api/2.0/mlflow/model-versions/create", owner,
+           {"name": name, "source": f"runs:/{run}/model", "run_id": run}))
+    cleared = user(server, clearances=["personal-data"])
+    for who in (owner, cleared):
+        grant(server, who, "experiment", experiment, "read")
+        grant(server, who, "model", name, "read")
+    names_only = """query Q($data: MlflowGetRunInput!) {
+      mlflowGetRun(input: $data) { run { modelVersions { name } } } }"""
+    for who, shown in [(owner, []), (cleared, [{"name": name}])]:
+        got = ok(graphql(server, who, names_only, {"data": {"runId": run}}))
+        assert got["data"]["mlflowGetRun"]["run"]["modelVersions"] == shown

@@ -4,12 +4,15 @@ A run the caller may read can have been registered as versions of models the cal
 may not read, or whose lineage declares personal data; MLflow's GraphQL lists them under
 ``run.modelVersions``. They are removed like in a model-version search (``filters``):
 only versions of registered models the caller may read, and none that is personal data
-for a caller without the clearance. A version the answer does not name and number is
-removed too: nothing says it may be shown.
+for a caller without the clearance. A version the answer does not name is removed too,
+and for a caller without the clearance one it does not number (its lineage is checked
+version by version): nothing says it may be shown.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,16 +86,21 @@ def _empty(root: str, mutation: bool, selected: tuple[tuple[str, str], ...]) -> 
 
 
 def versions_filter(plan: Plan, who: Principal, grants: Grants, resolver: Resolver) -> Change:
+    @functools.cache
+    def readable() -> Container[str]:  # read once per answer, and only if needed
+        return grants.readable(who.name, GrantKind.REGISTERED_MODEL)
+
     def visible(version: Any) -> bool:
-        if not isinstance(version, dict):
-            return False
-        name, number = version.get("name"), version.get("version")
-        if not isinstance(name, str) or not number:
-            return False
-        if name not in grants.readable(who.name, GrantKind.REGISTERED_MODEL):
+        name = version.get("name") if isinstance(version, dict) else None
+        if not isinstance(name, str) or name not in readable():
             return False
         if who.cleared_for_personal_data:
             return True
+        # Lineage is checked version by version: without its number, nothing says it may
+        # be shown (fail closed).
+        number = version.get("version")
+        if not number:
+            return False
         target = resolver.resolve(Resource.MODEL_VERSION, [name], {"version": str(number)})
         return not (target.missing or target.personal_data)
 
