@@ -477,3 +477,15 @@ def test_graphql_versions_without_their_number_show_only_to_the_cleared(
     for who, shown in [(owner, []), (cleared, [{"name": name}])]:
         got = ok(graphql(server, who, names_only, {"data": {"runId": run}}))
         assert got["data"]["mlflowGetRun"]["run"]["modelVersions"] == shown
+
+
+def test_every_route_whose_body_names_objects_has_its_body_read() -> None:
+    # The layer reads the body of every protobuf route (and of routes whose resource is
+    # named in it); a route of named.BY_PATH outside both would be decided unread.
+    from mlflow_compliance.server.authorization.messages import message_of
+    from mlflow_compliance.server.authorization.named import BY_PATH
+    from mlflow_compliance.server.authorization.table import ROUTES
+
+    for route in ROUTES:
+        if route.path in BY_PATH and route.method != "GET":
+            assert message_of(route.method, route.path) is not None, route.path

@@ -104,12 +104,14 @@ def decided_route(scope: Scope) -> str | None:
     return decided(scope).route.path if scope["type"] == "http" else None
 
 
-def _reads_body(route: Route, method: str) -> bool:
+def _reads_body(route: Route) -> bool:
+    """Whether the decision needs the JSON body (besides every protobuf route's, which is
+    read to put it in its message's spelling: the routes whose bodies name further
+    objects, ``named``, are all protobuf routes)."""
     return (
         route.resource is Resource.GRAPHQL
         or any(w.source is Source.JSON for w in route.where)
         or route.permission is Permission.CREATE
-        or (method != "GET" and route.path in _BODY_ROUTES)
     )
 
 
@@ -152,7 +154,7 @@ class Authorization:
         note(scope, query=query)
         payload: Any = None
         message = message_of(route.method, route.path) if route.method != "GET" else None
-        if message is not None or _reads_body(route, scope["method"]):
+        if message is not None or _reads_body(route):
             # Parsed for every caller, admins too: the audit log names what they touched.
             try:
                 payload, receive = await json_body(scope, receive)
@@ -341,21 +343,6 @@ class Authorization:
                 return Refusal(refusal.status, refusal.error_code,
                                f"{item.field}: {refusal.message}")
         return None
-
-
-# Non-GET routes whose body names further objects (``named``) is parsed for them.
-_BODY_ROUTES = frozenset(
-    {
-        "/api/2.0/mlflow/model-versions/create",
-        "/api/2.0/mlflow/runs/log-metric",
-        "/api/2.0/mlflow/runs/log-batch",
-        "/api/2.0/mlflow/runs/outputs",
-        "/api/2.0/mlflow/runs/log-inputs",
-        "/api/2.0/mlflow/logged-models",
-        "/api/2.0/mlflow/registered-models/delete",
-        "/api/2.0/mlflow/registered-models/rename",
-    }
-)
 
 
 def _extra(payload: Any, query: dict[str, list[str]]) -> dict[str, Any]:
