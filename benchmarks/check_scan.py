@@ -4,7 +4,9 @@ this machine, and cost growing linearly: large / small time about 10).
 
 The runs are written straight into each server's store with MLflow's own SQLAlchemy
 store (the REST API would take minutes to create them); half carry a valid compliance
-record and a data description, half nothing. Each round runs the real CLI as a
+record with a declared metric threshold, the metric, a data description and a dataset
+input with its own record, half nothing. One run in a hundred references evidence as
+``artifact:<path>``, which ``check`` looks up in the run's artifacts. Each round runs the real CLI as a
 subprocess, ``--format json`` to a file, and times it.
 
     python -m benchmarks.check_scan [--rounds 3]
@@ -21,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
@@ -33,6 +35,15 @@ RECORD = {
     "data_privacy": "enabled",
     "compliance.gdpr.personal_data": "false",
     "compliance.ai_act.risk_class": "minimal",
+    "compliance.ai_act.transparency_obligations": "false",
+    "compliance.ai_act.metric_thresholds": "accuracy>=0.8",
+}
+EVIDENCE = {"compliance.ai_act.risk_management_reference": "artifact:docs/risk.md"}
+DATASET = Dataset("train", "0123abcd", "local", '{"uri": "/data/train.csv"}')
+DATASET_TAGS = {
+    "mlflow.data.context": "training",
+    "compliance.gdpr.personal_data": "false",
+    "compliance.dataset.origin": "Synthetic rows generated for the benchmark",
 }
 
 
@@ -45,9 +56,12 @@ def populate(server: Server, runs: int, versions: int) -> None:
     for i in range(runs):
         run = store.create_run("0", "bench", int(time.time() * 1000), [], f"run-{i}")
         if i % 2 == 0:
+            record = {**RECORD, **(EVIDENCE if i % 100 == 0 else {})}
             store.log_batch(run.info.run_id, metrics=[Metric("accuracy", 0.9, 0, 0)],
-                            params=[Param("data_description", "synthetic data")],
-                            tags=[RunTag(k, v) for k, v in RECORD.items()])
+                            params=[Param("data_description", "synthetic benchmark data")],
+                            tags=[RunTag(k, v) for k, v in record.items()])
+            store.log_inputs(run.info.run_id, datasets=[DatasetInput(
+                DATASET, [InputTag(k, v) for k, v in DATASET_TAGS.items()])])
         run_ids.append(run.info.run_id)
     for i in range(versions):
         name = f"model-{i // 10}"

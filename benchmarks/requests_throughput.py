@@ -37,7 +37,7 @@ TAGS = [
     {"key": "compliance.gdpr.personal_data", "value": "true"},
     {"key": "compliance.gdpr.lawful_basis", "value": "contract"},
     {"key": "compliance.gdpr.data_categories", "value": "contact,usage"},
-    {"key": "compliance.ai_act.risk_class", "value": "limited"},
+    {"key": "compliance.ai_act.risk_class", "value": "minimal"},
 ]
 
 

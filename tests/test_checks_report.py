@@ -100,6 +100,9 @@ FINDINGS = [
             "credit v3", "intended purpose: scoring"),
 ]
 FAILURES = [f for f in FINDINGS if f.status is Status.FAIL]
+# a low-severity rule whose declaration is missing: failing all the same
+UNDECLARED = finding("BASE-DATA-DESCRIPTION", Status.UNDECLARED, Kind.MODEL_VERSION, "credit/3",
+                     "credit v3", "param data_description missing or empty")
 META = {"server": "http://127.0.0.1:5000", "packs": ["gdpr", "ai-act", "rules/extra.toml"]}
 
 
@@ -130,12 +133,14 @@ def report_validator() -> jsonschema.Draft202012Validator:
 
 def test_summary_counts_every_status() -> None:
     assert summary(FINDINGS) == {
-        "total": 7, "pass": 2, "fail": 4, "not_applicable": 1, "passed": False,
+        "total": 7, "pass": 2, "fail": 4, "undeclared": 0, "not_applicable": 1,
+        "passed": False,
     }
     passing = [f for f in FINDINGS if f.status is not Status.FAIL]
     assert summary(passing)["passed"] is True
-    assert summary([]) == {"total": 0, "pass": 0, "fail": 0, "not_applicable": 0,
-                           "passed": True}
+    assert summary([]) == {"total": 0, "pass": 0, "fail": 0, "undeclared": 0,
+                           "not_applicable": 0, "passed": True}
+    assert summary([*passing, UNDECLARED])["passed"] is False
 
 
 # --- JSON ------------------------------------------------------------------------------
@@ -319,7 +324,7 @@ def test_sarif_results_are_exactly_the_failures() -> None:
             "kind": failed.target_kind.value,
         }]
         assert result["properties"] == {"article": failed.article,
-                                         "severity": failed.severity.value}
+                                         "severity": failed.severity.value, "status": "fail"}
     assert [r["level"] for r in results] == ["error", "error", "warning", "note"]
     assert results[1]["message"]["text"] == f"run {SPECIAL}: {SPECIAL}"
 
@@ -374,7 +379,7 @@ def test_table_lists_failures_first_most_severe_first_then_pass_counts() -> None
     assert "credit/3" in text
     assert "passed on 1" in text and "1 model version" in text
     assert SPECIAL in text  # markup-like text printed as it is
-    assert "7 findings: 4 failed, 2 passed, 1 not applicable" in text
+    assert "7 findings: 4 failed, 0 undeclared, 2 passed, 1 not applicable" in text
     assert "1 critical, 1 high, 1 medium, 1 low" in text
     assert "no datasets" in text  # few not_applicable: listed
 
@@ -398,4 +403,47 @@ def test_table_hides_many_not_applicable() -> None:
 
 
 def test_table_of_no_findings() -> None:
-    assert "0 findings: 0 failed, 0 passed, 0 not applicable" in render([])
+    text = " ".join(render([]).split())  # the caption wraps at the empty table's width
+    assert "0 findings: 0 failed, 0 undeclared, 0 passed, 0 not applicable" in text
+
+
+# --- undeclared: a missing declaration fails in every format ---------------------------
+
+
+def test_undeclared_is_counted_and_validates_in_json(
+    report_validator: jsonschema.Draft202012Validator,
+) -> None:
+    report = json.loads(to_json([*FINDINGS, UNDECLARED], RULES, META))
+    report_validator.validate(report)
+    assert report["summary"]["undeclared"] == 1 and report["summary"]["passed"] is False
+    assert report["findings"][-1]["status"] == "undeclared"
+
+
+def test_undeclared_is_a_junit_failure(junit_schema: xmlschema.XMLSchema) -> None:
+    text = to_junit([*FINDINGS, UNDECLARED])
+    junit_schema.validate(text)
+    root = ET.fromstring(text)
+    assert (root.get("tests"), root.get("failures")) == ("8", "5")
+    versions = {s.get("name"): s for s in root.iter("testsuite")}[
+        "mlflow-compliance: model versions"]
+    assert versions.get("failures") == "2"
+    case = {c.get("name"): c for c in versions.iter("testcase")}[
+        "BASE-DATA-DESCRIPTION credit v3 (credit/3)"]
+    failure = case.find("failure")
+    assert failure is not None and failure.get("type") == "low"
+    assert failure.get("message") == "undeclared: param data_description missing or empty"
+
+
+def test_undeclared_is_a_sarif_error_whatever_the_severity(sarif_validator: Any) -> None:
+    log = json.loads(to_sarif([UNDECLARED], RULES))
+    sarif_validator.validate(log)
+    (result,) = log["runs"][0]["results"]
+    assert result["level"] == "error" and result["properties"]["status"] == "undeclared"
+    assert result["message"]["text"] == (
+        "model_version credit v3: undeclared: param data_description missing or empty")
+
+
+def test_undeclared_is_listed_with_the_failures_in_the_table() -> None:
+    text = " ".join(render([FINDINGS[0], UNDECLARED]).split())
+    assert "UNDECLARED" in text and "param data_description missing or empty" in text
+    assert "2 findings: 0 failed, 1 undeclared, 1 passed, 0 not applicable" in text

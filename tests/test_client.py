@@ -15,9 +15,11 @@ from mlflow_compliance import (
     ComplianceRecord,
     InvalidComplianceRecord,
     compliance_run,
+    log_dataset_with_compliance,
     log_model_with_compliance,
 )
-from mlflow_compliance.project import ProjectConfigError
+from mlflow_compliance.project import ProjectConfigError, ProjectConfigStopsRun
+from mlflow_compliance.record import DatasetRecord, parse_dataset_record
 
 TOML = """
 [record]
@@ -82,11 +84,13 @@ def test_registered_model_version_carries_the_record(
     model, _ = iris_model
     name = f"iris-{uuid.uuid4().hex[:6]}"
     info = log_model_with_compliance(
-        model, "Customer contract data", {"ai_act": {"risk_class": "limited"}},
+        model, "Customer contract data",
+        {"ai_act": {"risk_class": "minimal", "transparency_obligations": True}},
         registered_model_name=name,
     )
     version = tracking.get_model_version(name, str(info.registered_model_version))
-    assert version.tags["compliance.ai_act.risk_class"] == "limited"
+    assert version.tags["compliance.ai_act.risk_class"] == "minimal"
+    assert version.tags["compliance.ai_act.transparency_obligations"] == "true"
     assert version.tags["compliance.gdpr.lawful_basis"] == "contract"  # from compliance.toml
     assert version.tags["compliance"] == "GDPR"
 
@@ -183,25 +187,100 @@ def test_broken_compliance_toml_names_the_file_and_field(
     (project / "compliance.toml").write_text('[record.gdpr]\nlawful_basis = "maybe"\n')
     with pytest.raises(ProjectConfigError) as caught, compliance_run():
         pass
-    assert str(project / "compliance.toml") in str(caught.value)
+    assert str(caught.value).startswith(f"{project / 'compliance.toml'}:2: ")
     assert "compliance.gdpr.lawful_basis: 'maybe' is not allowed" in str(caught.value)
 
 
-def test_dataset_input_carries_its_own_record(
-    tracking: mlflow.MlflowClient, experiment: str, tmp_path, monkeypatch
+def test_broken_compliance_toml_stops_a_plain_start_run(
+    tracking: mlflow.MlflowClient, experiment: str, project: Path
 ) -> None:
+    (project / "compliance.toml").write_text(TOML.replace('"contract"', '"vibes"'))
+    with pytest.raises(ProjectConfigStopsRun, match=r"compliance\.toml:8: compliance\.gdpr\."
+                       r"lawful_basis: 'vibes' is not allowed"):
+        mlflow.start_run()
+    assert mlflow.active_run() is None
+    assert runs_in(tracking, experiment) == []
+
+
+PERSONAL = {"gdpr": {"personal_data": True}}
+APPLICANTS = {
+    "personal_data": True,
+    "data_categories": ["age", "income"],
+    "origin": "Applications submitted through our careers site in 2025",
+    "bias_examination": "artifact:bias/applicants.html",
+    "subject_id_columns": ["applicant_id"],
+}
+
+
+@pytest.fixture
+def applicants() -> mlflow.data.dataset.Dataset:
     import pandas as pd
 
-    from mlflow_compliance import record_to_tags
-    from mlflow_compliance.record import parse_record
+    frame = pd.DataFrame({"applicant_id": [1, 2], "age": [31, 45], "income": [40_000, 52_000]})
+    return mlflow.data.from_pandas(frame, name="applicants")
 
+
+def dataset_tags(tracking: mlflow.MlflowClient, run_id: str) -> dict[str, str]:
+    (dataset_input,) = tracking.get_run(run_id).inputs.dataset_inputs
+    return {t.key: t.value for t in dataset_input.tags}
+
+
+def test_dataset_input_carries_its_own_record(
+    tracking: mlflow.MlflowClient, experiment: str, tmp_path, monkeypatch, applicants
+) -> None:
     monkeypatch.chdir(tmp_path)
-    frame = pd.DataFrame({"age": [31, 45], "income": [40_000, 52_000]})
-    dataset = mlflow.data.from_pandas(frame, name="applicants")
-    dataset_record = parse_record({"gdpr": {"personal_data": True, "lawful_basis": "consent"}})
-    with mlflow.start_run() as run:
-        mlflow.log_input(dataset, context="training", tags=record_to_tags(dataset_record))
-    (dataset_input,) = tracking.get_run(run.info.run_id).inputs.dataset_inputs
-    tags = {t.key: t.value for t in dataset_input.tags}
-    assert tags["compliance.gdpr.lawful_basis"] == "consent"
+    with compliance_run(PERSONAL) as run:
+        logged = log_dataset_with_compliance(applicants, APPLICANTS)
+    assert isinstance(logged, DatasetRecord) and logged == parse_dataset_record(APPLICANTS)
+    tags = dataset_tags(tracking, run.info.run_id)
+    assert tags["mlflow.data.context"] == "training"
     assert tags["compliance.gdpr.personal_data"] == "true"
+    assert tags["compliance.dataset.bias_examination"] == "artifact:bias/applicants.html"
+    assert tags["compliance.dataset.subject_id_columns"] == "applicant_id"
+
+
+def test_dataset_record_can_be_a_record_and_the_context_chosen(
+    tracking: mlflow.MlflowClient, experiment: str, tmp_path, monkeypatch, applicants
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    record = parse_dataset_record(APPLICANTS)
+    with compliance_run(PERSONAL) as run:
+        log_dataset_with_compliance(applicants, record, context="evaluation")
+    tags = dataset_tags(tracking, run.info.run_id)
+    assert tags["mlflow.data.context"] == "evaluation"
+    assert tags["compliance.dataset.origin"] == APPLICANTS["origin"]
+
+
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        ({**APPLICANTS, "origin": "TBD"}, "compliance.dataset.origin"),
+        ({**APPLICANTS, "bias_examination": "http://bias.example/report"},
+         "compliance.dataset.bias_examination"),
+        ({**APPLICANTS, "personal_data": False}, "compliance.gdpr.data_categories"),
+        ({**APPLICANTS, "lawful_basis": "consent"}, "lawful_basis"),
+    ],
+)
+def test_a_bad_dataset_record_is_refused_before_the_input_is_logged(
+    tracking: mlflow.MlflowClient, experiment: str, tmp_path, monkeypatch, applicants,
+    record: dict, field: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with compliance_run(PERSONAL) as run, pytest.raises(InvalidComplianceRecord) as caught:
+        log_dataset_with_compliance(applicants, record)
+    assert caught.value.problems[0].field == field
+    assert tracking.get_run(run.info.run_id).inputs.dataset_inputs == []
+
+
+@pytest.mark.parametrize("run_record", [{"gdpr": {"personal_data": False}}, None])
+def test_a_personal_data_dataset_cannot_go_into_a_run_that_declares_none(
+    tracking: mlflow.MlflowClient, experiment: str, tmp_path, monkeypatch, applicants,
+    run_record: dict | None,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with compliance_run(run_record) as run, pytest.raises(InvalidComplianceRecord) as caught:
+        log_dataset_with_compliance(applicants, APPLICANTS)
+    (problem,) = caught.value.problems
+    assert problem.field == "compliance.gdpr.personal_data"
+    assert "dataset 'applicants' has personal data but the run declares" in problem.reason
+    assert tracking.get_run(run.info.run_id).inputs.dataset_inputs == []

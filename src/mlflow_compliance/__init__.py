@@ -24,6 +24,7 @@ __all__ = [
     "GdprRecord",
     "InvalidComplianceRecord",
     "compliance_run",
+    "log_dataset_with_compliance",
     "log_model_with_compliance",
     "record_from_tags",
     "record_to_tags",
@@ -33,7 +34,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # The client API imports mlflow; loaded lazily because MLflow itself imports this
     # package (run context provider) while mlflow is still initialising.
-    if name in ("compliance_run", "log_model_with_compliance"):
+    if name in ("compliance_run", "log_dataset_with_compliance", "log_model_with_compliance"):
         from mlflow_compliance.client import runs
 
         return getattr(runs, name)

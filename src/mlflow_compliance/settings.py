@@ -10,7 +10,9 @@ tracking database.
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +27,12 @@ KEYRING_ENV = "MLFLOW_COMPLIANCE_KEYRING"  # local | aws-kms: who holds new key-
 KEY_FILE_ENV = "MLFLOW_COMPLIANCE_KEY_FILE"
 KEYRING_PROVIDERS = ("local", "aws-kms")
 GATE_RULES_ENV = "MLFLOW_COMPLIANCE_GATE_RULES"  # rule packs a version must pass
-PROTECTED_ALIASES_ENV = "MLFLOW_COMPLIANCE_PROTECTED_ALIASES"
+PROTECTED_ALIASES_ENV = "MLFLOW_COMPLIANCE_PROTECTED_ALIASES"  # fnmatch patterns
+DEFAULT_PROTECTED_ALIASES = "production,champion"
+REQUIRED_RECORD_ENV = "MLFLOW_COMPLIANCE_REQUIRED_RECORD"  # read by checks.policy.Policy
+MAX_RETENTION_ENV = "MLFLOW_COMPLIANCE_MAX_RETENTION"  # read by checks.policy.Policy
+STRICT_RECORD_ENV = "MLFLOW_COMPLIANCE_STRICT_RECORD"  # runs/create needs the minimum record
+DEMOTE_LAPSED_ENV = "MLFLOW_COMPLIANCE_DEMOTE_LAPSED"  # recheck removes lapsed gated aliases
 MIN_RETENTION_DAYS = 183  # AI Act Art. 19: logs kept at least six months
 TRUE_WORDS = ("true", "1", "yes", "on")
 FALSE_WORDS = ("false", "0", "no", "off")
@@ -33,6 +40,16 @@ FALSE_WORDS = ("false", "0", "no", "off")
 
 class SettingProblem(ValueError):
     """A setting has a value that is not allowed; the message names it."""
+
+
+def _flag(name: str) -> bool:
+    """A switch that is off unless explicitly true."""
+    value = os.environ.get(name, "false").strip().lower()
+    if value in FALSE_WORDS or value == "":
+        return False
+    if value in TRUE_WORDS:
+        return True
+    raise SettingProblem(f"{name}: {value!r} is not allowed; allowed: true, false")
 
 
 def _switch(name: str) -> bool:
@@ -79,10 +96,62 @@ def gate_rules() -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+ALIAS_PATTERN = re.compile(r"^[A-Za-z0-9_.*?!\[\]-]+$")
+
+
 def protected_aliases() -> frozenset[str]:
-    """MLFLOW_COMPLIANCE_PROTECTED_ALIASES: aliases only a checked, signed-off version gets."""
-    value = os.environ.get(PROTECTED_ALIASES_ENV, "") or "production,champion"
-    return frozenset(item.strip().lower() for item in value.split(",") if item.strip())
+    """MLFLOW_COMPLIANCE_PROTECTED_ALIASES: the aliases only a checked, signed-off version
+    gets, as comma-separated ``fnmatch`` patterns compared without case (``prod*``);
+    default ``production,champion``."""
+    value = os.environ.get(PROTECTED_ALIASES_ENV, "").strip() or DEFAULT_PROTECTED_ALIASES
+    patterns = [item.strip().lower() for item in value.split(",") if item.strip()]
+    for pattern in patterns:
+        if not ALIAS_PATTERN.match(pattern):
+            raise SettingProblem(
+                f"{PROTECTED_ALIASES_ENV}: {pattern!r} is not allowed; allowed: alias "
+                "patterns of letters, digits, _ - . and the wildcards * ? [ ]")
+    if not patterns:
+        raise SettingProblem(f"{PROTECTED_ALIASES_ENV}: no alias pattern given")
+    return frozenset(patterns)
+
+
+def alias_is_protected(alias: str, patterns: frozenset[str]) -> bool:
+    """Whether ``alias`` matches one of the protected patterns (case-insensitive)."""
+    name = alias.lower()
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def strict_record() -> bool:
+    """MLFLOW_COMPLIANCE_STRICT_RECORD: runs/create without the minimum record is refused
+    (default false: plain MLflow clients keep working; ``check`` fails such runs)."""
+    return _flag(STRICT_RECORD_ENV)
+
+
+def demote_lapsed() -> bool:
+    """MLFLOW_COMPLIANCE_DEMOTE_LAPSED: the gate's re-check deletes the gated aliases of a
+    version whose evidence lapsed (default false: it only reports them)."""
+    return _flag(DEMOTE_LAPSED_ENV)
+
+
+def check_compliance_settings() -> None:
+    """Every record and gate setting read once, at start: a bad value stops the server
+    with one line naming the variable (SettingProblem)."""
+    from mlflow_compliance.checks.policy import Policy
+
+    strict_record()
+    demote_lapsed()
+    protected_aliases()
+    gate_rules()
+    try:
+        Policy.from_env()
+    except SettingProblem:
+        raise
+    except ValueError as e:
+        text = str(e)
+        named = REQUIRED_RECORD_ENV in text or MAX_RETENTION_ENV in text
+        raise SettingProblem(
+            text if named else f"{REQUIRED_RECORD_ENV} or {MAX_RETENTION_ENV}: {text}"
+        ) from None
 
 
 def retention_days(given: int | None = None) -> int:

@@ -1,12 +1,19 @@
-"""Human sign-offs of model versions (AI Act Art. 14, Annex IV 2(g)): who, when, why, and
-what the checks said at that moment.
+"""Human sign-offs of model versions: the documented release decision of the quality
+management system (AI Act Art. 17(1)(b)-(d): design verification, development and
+testing procedures; Annex IV 2(g): the validation and testing, signed and dated by the
+persons responsible): who, when, why, what the checks said and what evidence was seen.
 
 Kept in the tracking database (``compliance_approvals``) and signed with the server's
 Ed25519 key (the audit log's, whose private half is never in the database), so a row
 inserted or edited behind the server's back does not verify and admits nothing. The
-approval request is also an entry in the audit log, naming the approval's id. Each
-sign-off vouches for a *record digest* (the compliance tags, data description and
-datasets at that moment); when those change, the sign-off is stale.
+approval request is also an entry in the audit log, naming the approval's id.
+
+Each sign-off (message v2) vouches for its *evidence* (checks/signoff_evidence.py: the
+record, data description, datasets, metrics, the SHA-256 of every model file, the run
+and the version's creation time), stored with it and covered by the signature;
+``record_digest`` is the evidence's digest. When any of it changes, the sign-off is
+stale. Rows signed before the evidence existed (message v1, no ``evidence``) still
+verify, but are always stale: they do not say what was seen.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
@@ -37,6 +45,7 @@ approvals = sa.Table(
     sa.Column("record_digest", sa.String(64), nullable=False),
     sa.Column("key_id", sa.String(64), nullable=False),
     sa.Column("signature", sa.String(200), nullable=False),
+    sa.Column("evidence", sa.Text, nullable=True),  # JSON: Evidence.as_dict(); v2 only
     sa.Index("compliance_approvals_version", "model_name", "version"),
 )
 
@@ -53,11 +62,16 @@ class Approval:
     record_digest: str
     key_id: str
     signature: str
+    evidence: dict[str, Any] | None = None  # None: a v1 sign-off, from before the evidence
 
     def message(self) -> bytes:
-        fields = [self.id, self.model_name, self.version, self.approver, self.approved_at_us,
-                  self.note, self.results, self.record_digest, self.key_id]
-        return b"mlflow-compliance approval v1\n" + json.dumps(fields).encode()
+        fields: list[Any] = [self.id, self.model_name, self.version, self.approver,
+                             self.approved_at_us, self.note, self.results, self.record_digest,
+                             self.key_id]
+        if self.evidence is None:
+            return b"mlflow-compliance approval v1\n" + json.dumps(fields).encode()
+        fields.append(self.evidence)
+        return b"mlflow-compliance approval v2\n" + json.dumps(fields, sort_keys=True).encode()
 
     @property
     def approved_at(self) -> str:
@@ -66,7 +80,8 @@ class Approval:
     def as_dict(self) -> dict[str, object]:
         return {"id": self.id, "name": self.model_name, "version": self.version,
                 "approver": self.approver, "approved_at": self.approved_at, "note": self.note,
-                "results": self.results, "record_digest": self.record_digest}
+                "results": self.results, "record_digest": self.record_digest,
+                "evidence": self.evidence}
 
 
 class ApprovalStore:
@@ -77,6 +92,7 @@ class ApprovalStore:
     def connect(cls, uri: str) -> ApprovalStore:
         engine = sa.create_engine(uri, pool_pre_ping=not uri.startswith("sqlite"))
         metadata.create_all(engine)
+        _add_evidence_column(engine)
         return cls(engine)
 
     def record(
@@ -88,10 +104,11 @@ class ApprovalStore:
         note: str,
         results: list[list[str]],
         record_digest: str,
+        evidence: dict[str, Any] | None = None,
     ) -> Approval:
         unsigned = Approval(uuid.uuid4().hex, name, version, approver,
                             int(datetime.now(UTC).timestamp() * 1e6), note, results,
-                            record_digest, signer.key_id, "")
+                            record_digest, signer.key_id, "", evidence)
         signature = signer.private.sign(unsigned.message()).hex()
         approval = Approval(**{**unsigned.__dict__, "signature": signature})
         with self.engine.begin() as c:
@@ -99,6 +116,7 @@ class ApprovalStore:
                 id=approval.id, model_name=name, version=version, approver=approver,
                 approved_at_us=approval.approved_at_us, note=note, results=json.dumps(results),
                 record_digest=record_digest, key_id=approval.key_id, signature=signature,
+                evidence=None if evidence is None else json.dumps(evidence, sort_keys=True),
             ))
         return approval
 
@@ -111,8 +129,24 @@ class ApprovalStore:
                 .order_by(approvals.c.approved_at_us.desc())
             ).all()
         return [Approval(r.id, r.model_name, r.version, r.approver, r.approved_at_us, r.note,
-                         json.loads(r.results), r.record_digest, r.key_id, r.signature)
+                         json.loads(r.results), r.record_digest, r.key_id, r.signature,
+                         None if r.evidence is None else json.loads(r.evidence))
                 for r in rows]
+
+
+def _add_evidence_column(engine: Engine) -> None:
+    """A table made before sign-offs kept their evidence gets the (nullable) column."""
+    columns = {c["name"] for c in sa.inspect(engine).get_columns(approvals.name)}
+    if "evidence" in columns:
+        return
+    try:
+        with engine.begin() as c:
+            c.execute(sa.text(f"ALTER TABLE {approvals.name} ADD COLUMN evidence TEXT"))
+    except sa.exc.DBAPIError:
+        # Another worker added it first (each worker connects at start).
+        columns = {c["name"] for c in sa.inspect(engine).get_columns(approvals.name)}
+        if "evidence" not in columns:
+            raise
 
 
 def forged(approval: Approval, verifier: Verifier) -> bool:

@@ -9,6 +9,10 @@ Runs are read by two streams at once, one from each end of the run-id order, so 
 server workers share the database work; they stop where they meet. Targets are handed
 out as their page arrives, so the rules run while the server reads the next pages. A
 version's source run is fetched on its own only when the scan did not already bring it.
+
+A target whose record (or a dataset's record) references evidence as ``artifact:<path>``
+gets those paths looked up in its run's artifacts, one listing per folder; targets that
+reference no artifact cost no request.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from mlflow.utils.credentials import get_default_host_creds
 from mlflow.utils.rest_utils import http_request, verify_rest_response
 
 from mlflow_compliance.checks.model import Finding, Kind, ServerFacts, Target
+from mlflow_compliance.checks.references import listing_lookup, referenced_paths, with_evidence
 from mlflow_compliance.checks.targets import (
     dataset_targets,
     experiment_target,
@@ -92,7 +97,7 @@ class Scan:
             ids = [e.experiment_id for e in experiments]
             for start in range(0, len(ids), 100):  # MLflow caps the experiment ids per search
                 for run in _runs(client, ids[start:start + 100], self.progress):
-                    target = run_target_from_json(run, server, today)
+                    target = self._evidence(run_target_from_json(run, server, today), None)
                     runs[target.id] = target
                     self.runs += 1
                     yield target
@@ -106,7 +111,20 @@ class Scan:
                 if source is not None:
                     runs[source.id] = source
             self.versions += 1
-            yield version_target(version, source, server)
+            yield self._evidence(version_target(version, source, server), version.run_id)
+
+    def _evidence(self, target: Target, run_id: str | None) -> Target:
+        """The target with the artifacts its records reference looked up in the run's
+        artifacts (``run_id``, or the target's own id for a run)."""
+        run_id = target.id if run_id is None else run_id
+        if not run_id or not referenced_paths(target) - target.evidence_files.keys():
+            return target
+        client = self.client
+
+        def list_dir(parent: str) -> list[str]:
+            return [f.path for f in client.list_artifacts(run_id, parent or None)]
+
+        return with_evidence(target, listing_lookup(list_dir))
 
 
 def collect(

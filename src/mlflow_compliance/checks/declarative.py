@@ -11,7 +11,7 @@
 
     [rule.require]                       # tag key -> "*" (any non-empty value) or a list
     "team.owner" = "*"
-    "compliance.ai_act.risk_class" = ["minimal", "limited"]
+    "compliance.ai_act.risk_class" = ["minimal", "high"]
 
     [rule.require_params]                # the same, for params
     data_description = "*"

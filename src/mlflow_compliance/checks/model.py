@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
+from mlflow_compliance.checks.policy import Policy
+from mlflow_compliance.record.dataset import DatasetRecord
 from mlflow_compliance.record.schema import ComplianceRecord
 
 
@@ -33,7 +35,17 @@ class Severity(StrEnum):
 class Status(StrEnum):
     PASS = "pass"
     FAIL = "fail"
+    # A declaration the rule needs is missing: failing like FAIL everywhere (exit code 1,
+    # the gate refuses, a SARIF error), told apart so a team sees what to declare.
+    UNDECLARED = "undeclared"
     NOT_APPLICABLE = "not_applicable"
+
+    @property
+    def failing(self) -> bool:
+        return self in FAILING
+
+
+FAILING = frozenset({Status.FAIL, Status.UNDECLARED})
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,10 @@ class ServerFacts:
     access_logging: bool | None = None
     audit_retention_days: int | None = None
     need_to_know: bool | None = None  # personal data only for cleared principals
+    # Since when (ms) every artifact written through this server was encrypted; None: the
+    # server does not say.
+    encrypted_since: int | None = None
+    policy: Policy = field(default_factory=Policy)
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,10 @@ class DatasetRef:
     source_type: str = ""
     source: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)  # the input's tags (context)
+    # The dataset's own compliance record, read from the input's tags; None when they do
+    # not form a valid one (reasons in record_problems). targets.dataset_ref reads it.
+    record: DatasetRecord | None = None
+    record_problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,6 +99,12 @@ class Target:
     created: int = 0
     server: ServerFacts = field(default_factory=ServerFacts)
     today: date = field(default_factory=date.today)
+    started: int = 0  # the run's start (ms); a version's: its source run's; 0 unknown
+    creator: str = ""  # the run's user_id; a version's: its source run's
+    policy: Policy = field(default_factory=Policy)  # the server's (server.policy)
+    # Each artifact path the record or its datasets' records reference (artifact:<path>)
+    # -> whether the run has it; a referenced path missing here could not be looked up.
+    evidence_files: Mapping[str, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

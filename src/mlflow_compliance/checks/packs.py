@@ -15,14 +15,14 @@ from pathlib import Path
 
 from mlflow_compliance.checks.declarative import load_rule_file
 from mlflow_compliance.checks.model import Finding, Outcome, Rule, Target
-from mlflow_compliance.checks.rules import ai_act, baseline, gdpr
+from mlflow_compliance.checks.rules import ai_act, baseline, datasets, gdpr
 
 ENTRY_POINT_GROUP = "mlflow_compliance.rules"
 
 BUILTIN_PACKS: dict[str, list[Rule]] = {
     "baseline": baseline.RULES,
     "gdpr": gdpr.RULES,
-    "ai-act": ai_act.RULES,
+    "ai-act": [*ai_act.RULES, *datasets.RULES],
 }
 
 

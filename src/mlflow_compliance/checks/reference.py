@@ -22,9 +22,20 @@ HEADER = f"""\
 A rule checks one kind of target: a run, an experiment, a dataset (an input of a run)
 or a model version, which is checked together with its source run, that run's
 parameters, metrics and datasets. Each rule names the article it serves and gives one
-outcome per target: `pass`, `fail` (with what is missing, and a remediation), or
-`not_applicable` when its precondition does not hold, for example GDPR rules on a run
-without personal data. The tags the rules read are listed in [record.md](record.md).
+outcome per target: `pass`; `fail` (what is wrong, and a remediation); `undeclared` when
+a declaration the rule needs is missing (it fails like `fail`: `check` exits 1 and the
+promotion gate refuses); or `not_applicable` only when the record says why, for example
+GDPR rules on a run whose record declares no personal data. Rules fail closed: silence
+is never a pass. References to evidence (`artifact:<path>` or an `https://` URL) must
+resolve: an artifact path must exist among the run's artifacts. The tags the rules read
+are listed in [record.md](record.md).
+
+The server's policy sets the minimum record every run and model version must declare
+(`MLFLOW_COMPLIANCE_REQUIRED_RECORD`, default `compliance.gdpr.personal_data` and
+`compliance.ai_act.risk_class`), the longest retention period allowed
+(`MLFLOW_COMPLIANCE_MAX_RETENTION`, default `P10Y`; a year counts 365.25 days, a month
+30.44) and the shortest event-log retention of a high-risk system (183 days, AI Act Art.
+19(1)); `check` uses the policy the server reports.
 
 Rules are grouped in packs. The promotion gate runs the packs named in
 `MLFLOW_COMPLIANCE_GATE_RULES` (default `baseline,gdpr,ai-act`); a team adds its own
@@ -58,7 +69,7 @@ remediation = "Set tag team.owner to the e-mail address of the run's owner."
 
 [rule.require]
 "team.owner" = "*"
-"compliance.ai_act.risk_class" = ["minimal", "limited"]
+"compliance.ai_act.risk_class" = ["minimal", "high"]
 
 [rule.require_params]
 data_description = "*"

@@ -1,9 +1,11 @@
 """What ``mlflow-compliance check`` prints: a terminal table, JSON, JUnit XML and SARIF.
 
 Every format is built from the same list of findings (one per rule and target the rule
-applies to). The machine formats are returned as pure-ASCII text (non-ASCII as JSON
-``\\u`` escapes or XML character references), so they read the same whatever encoding
-the file they are written to uses.
+applies to). ``undeclared`` (a declaration the rule needs is missing) fails like ``fail``
+in every format: a JUnit failure, a SARIF error, an UNDECLARED row among the table's
+failures. The machine formats are returned as pure-ASCII text (non-ASCII as JSON ``\\u``
+escapes or XML character references), so they read the same whatever encoding the file
+they are written to uses.
 
 - JSON follows ``schemas/check-report.schema.json`` (shipped with the package, see
   :func:`json_schema`).
@@ -31,7 +33,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from mlflow_compliance.checks.model import Finding, Kind, Rule, Severity, Status
+from mlflow_compliance.checks.model import FAILING, Finding, Kind, Rule, Severity, Status
 
 TOOL_NAME = "mlflow-compliance"
 JSON_SCHEMA_RESOURCE = "schemas/check-report.schema.json"
@@ -75,12 +77,17 @@ def json_schema() -> dict[str, Any]:
 
 def summary(findings: Sequence[Finding]) -> dict[str, Any]:
     """Counts per status (every status present, zeros included), the total, and
-    ``passed``: no finding failed."""
+    ``passed``: no finding failed or is undeclared."""
     counts = Counter(f.status for f in findings)
     result: dict[str, Any] = {"total": len(findings)}
     result.update({status.value: counts.get(status, 0) for status in Status})
-    result["passed"] = counts.get(Status.FAIL, 0) == 0
+    result["passed"] = not any(counts.get(status, 0) for status in FAILING)
     return result
+
+
+def failing(findings: Sequence[Finding]) -> int:
+    """How many findings fail: ``fail`` and ``undeclared``."""
+    return sum(f.status.failing for f in findings)
 
 
 # --- JSON ------------------------------------------------------------------------------
@@ -131,9 +138,14 @@ def _case_name(f: Finding) -> str:
     return f"{f.rule_id} {f.target_id}"
 
 
+def _shown_message(f: Finding) -> str:
+    """A failing finding's message, with ``undeclared:`` before a missing declaration."""
+    return f"undeclared: {f.message}" if f.status is Status.UNDECLARED else f.message
+
+
 def _failure_text(f: Finding) -> str:
     return (
-        f"{f.message}\n\n"
+        f"{_shown_message(f)}\n\n"
         f"rule: {f.rule_id} ({f.article}, severity {f.severity.value})\n"
         f"target: {f.target_kind.value} {f.target_name} ({f.target_id})\n"
         f"remediation: {f.remediation}"
@@ -143,7 +155,8 @@ def _failure_text(f: Finding) -> str:
 def to_junit(findings: Sequence[Finding]) -> str:
     """JUnit XML (the Ant/Jenkins shape Jenkins, GitLab and GitHub reporters read): one
     test suite per target kind, one test case per finding; a failure is ``<failure>``
-    (type = severity), not_applicable is ``<skipped>``, a pass carries its message in
+    (type = severity; an undeclared one's message starts ``undeclared:``),
+    not_applicable is ``<skipped>``, a pass carries its message in
     ``<system-out>``. ``errors`` is always 0: a rule that breaks stops the check."""
     root = ET.Element("testsuites", name=TOOL_NAME)
     for kind in Kind:
@@ -156,7 +169,7 @@ def to_junit(findings: Sequence[Finding]) -> str:
             "testsuite",
             name=f"{TOOL_NAME}: {_KIND_LABEL[kind]}",
             tests=str(len(group)),
-            failures=str(counts.get(Status.FAIL, 0)),
+            failures=str(sum(counts.get(s, 0) for s in FAILING)),
             errors="0",
             skipped=str(counts.get(Status.NOT_APPLICABLE, 0)),
             time="0",
@@ -169,9 +182,9 @@ def to_junit(findings: Sequence[Finding]) -> str:
                 name=_xml(_case_name(f)),
                 time="0",
             )
-            if f.status is Status.FAIL:
+            if f.status.failing:
                 failure = ET.SubElement(
-                    case, "failure", message=_xml(f.message), type=f.severity.value
+                    case, "failure", message=_xml(_shown_message(f)), type=f.severity.value
                 )
                 failure.text = _xml(_failure_text(f))
             elif f.status is Status.NOT_APPLICABLE:
@@ -180,7 +193,7 @@ def to_junit(findings: Sequence[Finding]) -> str:
                 ET.SubElement(case, "system-out").text = _xml(f.message)
     counts = Counter(f.status for f in findings)
     root.set("tests", str(len(findings)))
-    root.set("failures", str(counts.get(Status.FAIL, 0)))
+    root.set("failures", str(sum(counts.get(s, 0) for s in FAILING)))
     root.set("errors", "0")
     root.set("time", "0")
     ET.indent(root)
@@ -220,15 +233,16 @@ def fingerprint(f: Finding) -> str:
 
 
 def to_sarif(findings: Sequence[Finding], rules: Sequence[Rule]) -> str:
-    """SARIF 2.1.0: every rule in ``tool.driver.rules``, a result per failure (level
-    error for high and critical, warning for medium, note for low)."""
+    """SARIF 2.1.0: every rule in ``tool.driver.rules``, a result per failing finding
+    (a failure: level error for high and critical, warning for medium, note for low; an
+    undeclared finding: always error), its status in ``properties``."""
     descriptors = [
         _descriptor(r.id, r.article, r.severity, r.title, r.doc, r.remediation) for r in rules
     ]
     index = {r.id: i for i, r in enumerate(rules)}
     results = []
     for f in findings:
-        if f.status is not Status.FAIL:
+        if not f.status.failing:
             continue
         if f.rule_id not in index:  # a finding of a rule not passed in: describe it anyway
             index[f.rule_id] = len(descriptors)
@@ -236,8 +250,8 @@ def to_sarif(findings: Sequence[Finding], rules: Sequence[Rule]) -> str:
         results.append({
             "ruleId": f.rule_id,
             "ruleIndex": index[f.rule_id],
-            "level": _SARIF_LEVEL[f.severity],
-            "message": {"text": f"{f.target_kind.value} {f.target_name}: {f.message}"},
+            "level": "error" if f.status is Status.UNDECLARED else _SARIF_LEVEL[f.severity],
+            "message": {"text": f"{f.target_kind.value} {f.target_name}: {_shown_message(f)}"},
             "locations": [{
                 "logicalLocations": [{
                     "name": f.target_name or f.target_id,
@@ -246,7 +260,8 @@ def to_sarif(findings: Sequence[Finding], rules: Sequence[Rule]) -> str:
                 }],
             }],
             "partialFingerprints": {SARIF_FINGERPRINT: fingerprint(f)},
-            "properties": {"article": f.article, "severity": f.severity.value},
+            "properties": {"article": f.article, "severity": f.severity.value,
+                           "status": f.status.value},
         })
     log = {
         "$schema": SARIF_SCHEMA,
@@ -263,8 +278,10 @@ def to_sarif(findings: Sequence[Finding], rules: Sequence[Rule]) -> str:
 
 # --- terminal table --------------------------------------------------------------------
 
-_STATUS_STYLE = {Status.FAIL: "bold red", Status.PASS: "green", Status.NOT_APPLICABLE: "dim"}
-_STATUS_LABEL = {Status.FAIL: "FAIL", Status.PASS: "pass", Status.NOT_APPLICABLE: "n/a"}
+_STATUS_STYLE = {Status.FAIL: "bold red", Status.UNDECLARED: "bold red", Status.PASS: "green",
+                 Status.NOT_APPLICABLE: "dim"}
+_STATUS_LABEL = {Status.FAIL: "FAIL", Status.UNDECLARED: "UNDECLARED", Status.PASS: "pass",
+                 Status.NOT_APPLICABLE: "n/a"}
 
 
 def _target_cell(f: Finding) -> Text:
@@ -280,7 +297,8 @@ def _status_cell(status: Status) -> Text:
 
 
 def table(findings: Sequence[Finding]) -> Table:
-    """Failures first (most severe first), then per rule how many targets passed; the
+    """Failures first (most severe first; undeclared ones fail too), then per rule how
+    many targets passed; the
     not_applicable findings are listed only when there are few of them. Every text from
     a finding goes in as plain text, never as rich markup."""
     counts = summary(findings)
@@ -288,7 +306,7 @@ def table(findings: Sequence[Finding]) -> Table:
     for column in ("status", "severity", "rule", "article", "target", "message"):
         out.add_column(column, overflow="fold")
     failures = sorted(
-        (f for f in findings if f.status is Status.FAIL),
+        (f for f in findings if f.status.failing),
         key=lambda f: (_SEVERITY_RANK[f.severity], f.rule_id, f.target_kind.value,
                        f.target_name, f.target_id),
     )
@@ -321,6 +339,7 @@ def table(findings: Sequence[Finding]) -> Table:
                 Text(f.article), _target_cell(f), Text(f.message),
             )
     caption = (f"{counts['total']} findings: {counts[Status.FAIL.value]} failed, "
+               f"{counts[Status.UNDECLARED.value]} undeclared, "
                f"{counts[Status.PASS.value]} passed, "
                f"{counts[Status.NOT_APPLICABLE.value]} not applicable")
     if len(not_applicable) > NOT_APPLICABLE_SHOWN:

@@ -15,7 +15,12 @@ from mlflow.entities.model_registry import ModelVersion
 
 from mlflow_compliance.checks.model import DatasetRef, Kind, ServerFacts, Target
 from mlflow_compliance.client.runs import DATA_DESCRIPTION_PARAM
-from mlflow_compliance.record import InvalidComplianceRecord, record_from_tags
+from mlflow_compliance.record import (
+    InvalidComplianceRecord,
+    dataset_record_from_tags,
+    record_from_tags,
+)
+from mlflow_compliance.record.dataset import DatasetRecord
 from mlflow_compliance.record.schema import ComplianceRecord
 from mlflow_compliance.record.tags import is_compliance_tag
 
@@ -34,17 +39,47 @@ def _parsed(tags: tuple[tuple[str, str], ...]) -> tuple[ComplianceRecord | None,
         return None, tuple(str(p) for p in e.problems)
 
 
+def _dataset_record(
+    tags: Mapping[str, str],
+) -> tuple[DatasetRecord | None, tuple[str, ...]]:
+    ours = tuple(sorted((k, v) for k, v in tags.items() if is_compliance_tag(k)))
+    return _parsed_dataset(ours)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_dataset(
+    tags: tuple[tuple[str, str], ...],
+) -> tuple[DatasetRecord | None, tuple[str, ...]]:
+    try:
+        return dataset_record_from_tags(dict(tags)), ()
+    except InvalidComplianceRecord as e:
+        return None, tuple(str(p) for p in e.problems)
+
+
+def dataset_ref(
+    name: str, digest: str, source_type: str = "", source: str = "",
+    tags: Mapping[str, str] | None = None,
+) -> DatasetRef:
+    """A dataset input with its compliance record read from the input's tags."""
+    tags = dict(tags or {})
+    record, problems = _dataset_record(tags)
+    return DatasetRef(name=name, digest=digest, source_type=source_type, source=source,
+                      tags=tags, record=record, record_problems=problems)
+
+
 def run_target(run: Run, server: ServerFacts, today: date | None = None) -> Target:
     """A run from MLflow's entity (the server's gate reads its own store)."""
     return _run(
         run_id=run.info.run_id,
         name=run.info.run_name,
         experiment_id=run.info.experiment_id,
+        started=int(run.info.start_time or 0),
+        creator=run.info.user_id or "",
         tags=dict(run.data.tags),
         params=dict(run.data.params),
         metrics=dict(run.data.metrics),
         datasets=tuple(
-            DatasetRef(
+            dataset_ref(
                 name=d.dataset.name,
                 digest=d.dataset.digest,
                 source_type=d.dataset.source_type or "",
@@ -72,11 +107,13 @@ def run_target_from_json(
         run_id=info["run_id"],
         name=info.get("run_name", ""),
         experiment_id=info.get("experiment_id", ""),
+        started=int(info.get("start_time", 0) or 0),  # proto3 JSON: int64 as a string
+        creator=info.get("user_id", ""),
         tags={t["key"]: t.get("value", "") for t in data.get("tags", ())},
         params={p["key"]: p.get("value", "") for p in data.get("params", ())},
         metrics={m["key"]: float(m.get("value", 0.0)) for m in data.get("metrics", ())},
         datasets=tuple(
-            DatasetRef(
+            dataset_ref(
                 name=d["dataset"].get("name", ""),
                 digest=d["dataset"].get("digest", ""),
                 source_type=d["dataset"].get("source_type", ""),
@@ -91,9 +128,9 @@ def run_target_from_json(
 
 
 def _run(
-    *, run_id: str, name: str, experiment_id: str, tags: dict[str, str],
-    params: dict[str, str], metrics: dict[str, float], datasets: tuple[DatasetRef, ...],
-    server: ServerFacts, today: date | None,
+    *, run_id: str, name: str, experiment_id: str, started: int, creator: str,
+    tags: dict[str, str], params: dict[str, str], metrics: dict[str, float],
+    datasets: tuple[DatasetRef, ...], server: ServerFacts, today: date | None,
 ) -> Target:
     record, problems = _record(tags)
     return Target(
@@ -109,6 +146,9 @@ def _run(
         experiment_id=experiment_id,
         server=server,
         today=today or date.today(),
+        started=started,
+        creator=creator,
+        policy=server.policy,
     )
 
 
@@ -125,6 +165,10 @@ def dataset_targets(run: Target) -> list[Target]:
             experiment_id=run.experiment_id,
             server=run.server,
             today=run.today,
+            started=run.started,
+            creator=run.creator,
+            policy=run.policy,
+            evidence_files=run.evidence_files,
         )
         for d in run.datasets
     ]
@@ -142,6 +186,7 @@ def experiment_target(experiment: Experiment, server: ServerFacts) -> Target:
         record_problems=problems,
         experiment_id=experiment.experiment_id,
         server=server,
+        policy=server.policy,
     )
 
 
@@ -165,6 +210,10 @@ def version_target(version: ModelVersion, run: Target | None, server: ServerFact
         created=int(version.creation_timestamp or 0),
         server=server,
         today=run.today if run else date.today(),
+        started=run.started if run else 0,
+        creator=run.creator if run else "",
+        policy=server.policy,
+        evidence_files=run.evidence_files if run else {},
     )
 
 

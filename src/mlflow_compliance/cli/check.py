@@ -1,8 +1,10 @@
 """``mlflow-compliance check`` against a tracking server.
 
 The server and the caller come from MLflow's own variables (MLFLOW_TRACKING_URI and its
-credentials), so ``check`` sees exactly what the caller may read. Exit codes: 0 every
-rule passes, 1 a failure, 2 bad usage (unknown pack, unreachable server).
+credentials), so ``check`` sees exactly what the caller may read, and the server's own
+policy (the minimum record, the longest retention) from its server-info. Exit codes: 0
+every applicable rule passes, 1 a finding fails or is undeclared, 2 bad usage (unknown
+pack, unreachable server).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from mlflow_compliance.checks.collect import Scan, Selection, report_order
-from mlflow_compliance.checks.model import ServerFacts, Status
+from mlflow_compliance.checks.model import ServerFacts
 from mlflow_compliance.checks.packs import evaluate, load_rules
-from mlflow_compliance.checks.report import table, to_json, to_junit, to_sarif
+from mlflow_compliance.checks.policy import Policy
+from mlflow_compliance.checks.report import summary, table, to_json, to_junit, to_sarif
 from mlflow_compliance.cli.errors import InputError
 from mlflow_compliance.cli.remote import fetch, host_creds, tracking_uri
 from mlflow_compliance.project import ProjectConfigError, project_check_rules
@@ -31,7 +34,8 @@ err = Console(stderr=True)
 
 
 def server_facts(uri: str) -> ServerFacts:
-    """What the server says it enforces; a plain MLflow server says nothing (all None)."""
+    """What the server says it enforces; a plain MLflow server says nothing (all None,
+    and the default policy)."""
     status, info = fetch(host_creds(uri), "GET", "/api/2.0/compliance/server-info")
     if status in (401, 403):
         raise InputError(f"credentials: {uri} answered {status}; set "
@@ -44,7 +48,16 @@ def server_facts(uri: str) -> ServerFacts:
         access_logging=info.get("access_logging"),
         audit_retention_days=info.get("audit_retention_days"),
         need_to_know=info.get("need_to_know"),
+        encrypted_since=_ms(info.get("encrypted_since")),
+        policy=Policy.from_dict(info.get("policy")),
     )
+
+
+def _ms(value: object) -> int | None:
+    """A time in ms as the server reports it (a number), else None: it does not say."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value)
 
 
 def _packs(rules: str | None) -> list[str]:
@@ -118,9 +131,11 @@ def check(
     else:
         console = Console(file=output) if output is not sys.stdout else Console()
         console.print(table(findings))
-    failed = sum(f.status is Status.FAIL for f in findings)
+    counts = summary(findings)
     err.print(f"checked {scan.targets} targets ({scan.runs} runs, {scan.versions} "
-              f"model versions) against {', '.join(packs)}: {failed} failures")
-    if failed:
+              f"model versions) against {', '.join(packs)}: {counts['pass']} passed, "
+              f"{counts['fail']} failed, {counts['undeclared']} undeclared, "
+              f"{counts['not_applicable']} not applicable")
+    if not counts["passed"]:
         sys.exit(1)
 

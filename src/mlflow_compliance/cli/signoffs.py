@@ -1,7 +1,10 @@
-"""``signoffs add|list``: human sign-offs of model versions for production (AI Act Art. 14).
+"""``signoffs add|list|status``: four-eyes sign-offs of model versions for production
+(AI Act Art. 17(1)(b)-(d), Annex IV 2(g)).
 
-A sign-off needs the approver clearance and read access to the model; the server checks
-the version against the promotion gate's rules, signs the sign-off and logs it.
+A sign-off needs the approver clearance and read access to the model, and the approver
+may be neither the creator of the version's source run nor its registrar; the server
+checks the version against the promotion gate's rules, signs the sign-off with the
+evidence it saw (record, metrics, the SHA-256 of the model files) and logs it.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ def signoffs() -> None:
 @click.argument("version")
 @click.option("--note", required=True, help="Why this version may go to production.")
 def add(model: str, version: str, note: str) -> None:
-    """Sign off MODEL VERSION for production (approver clearance): who, when, the note
-    and the rule results now are kept, signed, and logged."""
+    """Sign off MODEL VERSION for production (approver clearance; not your own run or
+    version): who, when, the note, the rule results and the evidence now are kept,
+    signed, and logged."""
     if not note.strip():
         raise InputError("--note: empty; say why this version may go to production")
     result = call("POST", "model-versions/approve",
@@ -45,3 +49,16 @@ def list_signoffs(model: str, version: str, form: str) -> None:
         [a["id"], a["approver"], a["approved_at"],
          "valid" if a["signature_valid"] else "INVALID", a["note"]]
         for a in answer["approvals"]))
+
+
+@signoffs.command("status")
+@click.argument("model")
+@click.argument("version")
+@list_format
+def status(model: str, version: str, form: str) -> None:
+    """Whether the promotion gate admits MODEL VERSION now, and every reason it does not
+    (failing rules, expired retention, no or a stale sign-off and what changed)."""
+    answer = call("GET", "model-versions/gate-status", {"name": model, "version": version})
+    verdict = "admitted" if answer["admitted"] else "refused"
+    show(form, answer, ["version", "gate", "reason"], lambda: (
+        [f"{model} v{version}", verdict, reason] for reason in answer["reasons"] or [""]))

@@ -1,4 +1,4 @@
-"""The seed's workflow, made real: runs and models logged with their compliance record."""
+"""The seed's workflow, made real: runs, models and datasets logged with their records."""
 
 from __future__ import annotations
 
@@ -12,17 +12,22 @@ from mlflow.models.model import ModelInfo
 
 from mlflow_compliance.project import project_defaults
 from mlflow_compliance.record import (
+    PERSONAL_DATA_TAG,
     ComplianceRecord,
+    DatasetRecord,
     InvalidComplianceRecord,
     Problem,
     check_tags,
+    declares_personal_data,
     is_compliance_tag,
+    parse_dataset_record,
     parse_record,
     record_from_tags,
     record_to_tags,
 )
 
 RecordLike = ComplianceRecord | Mapping[str, Any] | None
+DatasetRecordLike = DatasetRecord | Mapping[str, Any]
 
 DATA_DESCRIPTION_PARAM = "data_description"
 MAX_DESCRIPTION = 6000  # MLflow's limit on a param value
@@ -168,3 +173,42 @@ def _log_model(
                 kwargs["registered_model_name"], str(info.registered_model_version), key, value
             )
     return info
+
+
+def log_dataset_with_compliance(
+    dataset: Any,
+    record: DatasetRecordLike,
+    context: str = "training",
+) -> DatasetRecord:
+    """Log ``dataset`` as an input of the active run (one is started if none is) with
+    its own record as the input's tags (AI Act Art. 10(2)-(5); GDPR Art. 5(1)(c), 9).
+
+    ``record`` is a DatasetRecord, or a mapping of its field names
+    (``{"personal_data": True, "origin": "..."}``) or of its tag keys. Everything is
+    validated before anything is stored: a bad or self-contradicting record, and a
+    personal-data dataset in a run whose record does not declare personal data (GDPR
+    Art. 4(1): the run processes what its data holds), raise InvalidComplianceRecord.
+    Returns the record as validated.
+    """
+    parsed = parse_dataset_record(record)
+    tags = record_to_tags(parsed)
+    if parsed.personal_data:
+        _run_declares_personal_data(getattr(dataset, "name", ""))
+    mlflow.log_input(dataset, context=context, tags=tags)
+    return parsed
+
+
+def _run_declares_personal_data(dataset_name: str) -> None:
+    active = mlflow.active_run()
+    if active is None:  # log_input starts a run with the project's defaults
+        declared = record_to_tags(project_defaults()).get(PERSONAL_DATA_TAG)
+    else:
+        tags = mlflow.MlflowClient().get_run(active.info.run_id).data.tags
+        declared = tags.get(PERSONAL_DATA_TAG)
+    if declared is None or not declares_personal_data(declared):
+        raise InvalidComplianceRecord([Problem(
+            PERSONAL_DATA_TAG,
+            f"dataset {dataset_name!r} has personal data but the run declares "
+            f"{declared or 'nothing'}; allowed: set the run's compliance.gdpr.personal_data "
+            "= true first",
+        )])

@@ -10,18 +10,21 @@ over the life of a project.
 
 from __future__ import annotations
 
-import re
-from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    model_validator,
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from mlflow_compliance.record.values import (
+    Contact,
+    Day,
+    Label,
+    Period,
+    PersonName,
+    Reference,
+    Statement,
+    ThresholdItem,
 )
 
 
@@ -95,12 +98,32 @@ class TransferSafeguard(StrEnum):
 
 
 class RiskClass(StrEnum):
-    """EU AI Act Art. 5 (prohibited), Art. 6 and Annex III (high), Art. 50 (limited)."""
+    """EU AI Act Art. 5 (prohibited), Art. 6 and Annex III (high), everything else minimal.
+
+    There is no "limited" class: Art. 50 adds transparency duties to a system of any
+    class; the record says so with ``compliance.ai_act.transparency_obligations``.
+    """
 
     PROHIBITED = "prohibited"
     HIGH = "high"
-    LIMITED = "limited"
     MINIMAL = "minimal"
+
+
+LIMITED_HINT = (
+    "'limited' is not a risk class of the AI Act (Art. 50 adds transparency duties to any "
+    "class); use minimal and set compliance.ai_act.transparency_obligations = true"
+)
+HINT_ERROR = "compliance_hint"
+"""The pydantic error type whose message is the whole reason a value is refused."""
+
+
+def _refuse_limited(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() == "limited":
+        raise PydanticCustomError(HINT_ERROR, LIMITED_HINT)
+    return value
+
+
+RiskClassValue = Annotated[RiskClass, BeforeValidator(_refuse_limited)]
 
 
 class AnnexIIIArea(StrEnum):
@@ -116,28 +139,8 @@ class AnnexIIIArea(StrEnum):
     JUSTICE_AND_DEMOCRACY = "justice_and_democracy"
 
 
-_ISO_PERIOD = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?$")
-
-
-def _check_period(value: str) -> str:
-    if not _ISO_PERIOD.match(value):
-        raise ValueError("not an ISO 8601 period")
-    return value
-
-
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-"""Free text that fits in an MLflow tag."""
-
-Label = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^,]+$")
-]
-"""One item of a comma-separated list."""
-
-Period = Annotated[str, AfterValidator(_check_period)]
-"""An ISO 8601 period such as P6M, P5Y or P30D."""
-
-
-def _field(tag: str, article: str, description: str) -> Any:
+def record_field(tag: str, article: str, description: str) -> Any:
+    """A field of a record: stored under ``tag``, serving ``article``."""
     return Field(
         default=None,
         description=description,
@@ -145,128 +148,238 @@ def _field(tag: str, article: str, description: str) -> Any:
     )
 
 
+def contradiction(tag: str, reason: str) -> str:
+    """One contradiction, as the model validator reports it: ``tag: reason``, one line."""
+    return f"{tag}: {reason}"
+
+
 class GdprRecord(BaseModel):
     """What GDPR asks a controller to document about processing (Art. 30 record)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
-    personal_data: bool | None = _field(
+    personal_data: bool | None = record_field(
         "compliance.gdpr.personal_data",
         "GDPR Art. 4(1)",
         "Whether the data processed includes personal data.",
     )
-    data_categories: list[Label] | None = _field(
+    data_categories: list[Label] | None = record_field(
         "compliance.gdpr.data_categories",
         "GDPR Art. 30(1)(c)",
-        "Categories of personal data processed, e.g. contact, financial, location.",
+        "Categories of personal data processed, e.g. contact details, financial, location.",
     )
-    data_subject_categories: list[Label] | None = _field(
+    data_subject_categories: list[Label] | None = record_field(
         "compliance.gdpr.data_subject_categories",
         "GDPR Art. 30(1)(c)",
         "Categories of data subjects, e.g. customers, employees, patients.",
     )
-    special_categories: list[SpecialCategory] | None = _field(
+    special_categories: list[SpecialCategory] | None = record_field(
         "compliance.gdpr.special_categories",
         "GDPR Art. 9(1)",
         "Special categories of personal data processed, if any.",
     )
-    special_category_ground: SpecialCategoryGround | None = _field(
+    special_category_ground: SpecialCategoryGround | None = record_field(
         "compliance.gdpr.special_category_ground",
         "GDPR Art. 9(2)",
         "The Art. 9(2) ground that lifts the ban on processing special categories.",
     )
-    lawful_basis: LawfulBasis | None = _field(
+    lawful_basis: LawfulBasis | None = record_field(
         "compliance.gdpr.lawful_basis",
         "GDPR Art. 6(1)",
         "The lawful basis of the processing.",
     )
-    purpose: Text | None = _field(
+    purpose: Statement | None = record_field(
         "compliance.gdpr.purpose",
         "GDPR Art. 5(1)(b), 30(1)(b)",
         "The specified, explicit purpose of the processing.",
     )
-    retention_period: Period | None = _field(
+    retention_period: Period | None = record_field(
         "compliance.gdpr.retention_period",
-        "GDPR Art. 5(1)(e)",
+        "GDPR Art. 5(1)(e), 30(1)(f)",
         "How long the data is kept, as an ISO 8601 period (P6M, P5Y).",
     )
-    retention_until: date | None = _field(
+    retention_until: Day | None = record_field(
         "compliance.gdpr.retention_until",
-        "GDPR Art. 5(1)(e)",
+        "GDPR Art. 5(1)(e), 30(1)(f)",
         "The date after which the data must be erased or anonymised.",
     )
-    dpia_reference: Text | None = _field(
+    dpia_reference: Reference | None = record_field(
         "compliance.gdpr.dpia_reference",
-        "GDPR Art. 35",
-        "Where the data protection impact assessment is kept (document id or URL).",
+        "GDPR Art. 35(1), 35(7)",
+        "Where the data protection impact assessment is: an artifact of the run or model, "
+        "or an https URL.",
     )
-    dpia_status: DpiaStatus | None = _field(
+    dpia_status: DpiaStatus | None = record_field(
         "compliance.gdpr.dpia_status",
-        "GDPR Art. 35",
+        "GDPR Art. 35(1)",
         "State of the data protection impact assessment.",
     )
-    controller_contact: Text | None = _field(
+    dpia_completed_on: Day | None = record_field(
+        "compliance.gdpr.dpia_completed_on",
+        "GDPR Art. 35(1)",
+        "The date the DPIA was completed; Art. 35(1) asks for it before the processing.",
+    )
+    controller_contact: Contact | None = record_field(
         "compliance.gdpr.controller_contact",
         "GDPR Art. 30(1)(a)",
         "Name and contact details of the controller.",
     )
-    dpo_contact: Text | None = _field(
+    dpo_contact: Contact | None = record_field(
         "compliance.gdpr.dpo_contact",
-        "GDPR Art. 37, 30(1)(a)",
+        "GDPR Art. 30(1)(a), 37(7)",
         "Contact details of the data protection officer.",
     )
-    transfers_outside_eu: bool | None = _field(
+    transfers_outside_eu: bool | None = record_field(
         "compliance.gdpr.transfers_outside_eu",
-        "GDPR Art. 44",
-        "Whether personal data is transferred to a third country or international organisation.",
+        "GDPR Art. 44, 30(1)(e)",
+        "Whether personal data is transferred to a third country (a state outside the EEA) "
+        "or an international organisation.",
     )
-    transfer_safeguard: TransferSafeguard | None = _field(
+    transfer_safeguard: TransferSafeguard | None = record_field(
         "compliance.gdpr.transfer_safeguard",
-        "GDPR Art. 45-49",
-        "The safeguard that makes a transfer outside the EU lawful.",
+        "GDPR Art. 45, 46, 47, 49",
+        "The safeguard that makes a transfer to a third country lawful.",
     )
+
+    def contradictions(self, data_privacy: DataPrivacy | None) -> list[str]:
+        """Where this part of the record says two things that cannot both be true."""
+        found: list[str] = []
+        if self.special_category_ground and not self.special_categories:
+            found.append(contradiction(
+                "compliance.gdpr.special_category_ground",
+                "set without compliance.gdpr.special_categories; name the special "
+                "categories it covers",
+            ))
+        if self.personal_data is False:
+            for tag, value in (
+                ("compliance.gdpr.data_categories", self.data_categories),
+                ("compliance.gdpr.data_subject_categories", self.data_subject_categories),
+                ("compliance.gdpr.special_categories", self.special_categories),
+                ("compliance.gdpr.lawful_basis", self.lawful_basis),
+            ):
+                if value:
+                    found.append(contradiction(
+                        tag, "set while compliance.gdpr.personal_data is false; it describes "
+                        "personal data: set personal_data = true or remove it",
+                    ))
+        if data_privacy is DataPrivacy.DISABLED and self.personal_data:
+            found.append(contradiction(
+                "data_privacy",
+                "disabled while compliance.gdpr.personal_data is true; personal data needs "
+                "its safeguards (GDPR Art. 25(1), 32(1)); allowed: enabled",
+            ))
+        if self.dpia_completed_on and self.dpia_status not in (None, DpiaStatus.COMPLETED):
+            found.append(contradiction(
+                "compliance.gdpr.dpia_completed_on",
+                f"set while compliance.gdpr.dpia_status is {self.dpia_status}; allowed only "
+                "with dpia_status = completed",
+            ))
+        if self.transfer_safeguard and self.transfers_outside_eu is False:
+            found.append(contradiction(
+                "compliance.gdpr.transfer_safeguard",
+                "set while compliance.gdpr.transfers_outside_eu is false",
+            ))
+        return found
 
 
 class AiActRecord(BaseModel):
-    """What the EU AI Act asks a provider to document about an AI system."""
+    """What the EU AI Act asks a provider (and deployer) to document about an AI system."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    risk_class: RiskClass | None = _field(
+    risk_class: RiskClassValue | None = record_field(
         "compliance.ai_act.risk_class",
-        "AI Act Art. 5, 6, 50",
+        "AI Act Art. 5, 6",
         "Risk class of the AI system.",
     )
-    annex_iii_area: AnnexIIIArea | None = _field(
+    transparency_obligations: bool | None = record_field(
+        "compliance.ai_act.transparency_obligations",
+        "AI Act Art. 50(1)-(4)",
+        "Whether the system interacts with people, generates synthetic content, recognises "
+        "emotions or categorises biometrically, or makes deep fakes: Art. 50 transparency "
+        "duties, whatever the risk class.",
+    )
+    annex_iii_area: AnnexIIIArea | None = record_field(
         "compliance.ai_act.annex_iii_area",
         "AI Act Art. 6(2), Annex III",
         "The Annex III area that makes the system high-risk.",
     )
-    intended_purpose: Text | None = _field(
+    intended_purpose: Statement | None = record_field(
         "compliance.ai_act.intended_purpose",
-        "AI Act Art. 3(12), Annex IV 1(a)",
+        "AI Act Art. 3(12), 13(3)(b)(i), Annex IV 1(a)",
         "The use for which the provider intends the AI system.",
     )
-    human_overseer: Text | None = _field(
+    human_overseer: PersonName | None = record_field(
         "compliance.ai_act.human_overseer",
-        "AI Act Art. 14",
-        "The named natural person who oversees the system in use.",
+        "AI Act Art. 26(2)",
+        "The natural person the deployer assigns to oversee the system in use.",
     )
+    oversight_measures: Statement | None = record_field(
+        "compliance.ai_act.oversight_measures",
+        "AI Act Art. 14(3), 13(3)(d)",
+        "The human oversight measures the provider built in or identified for the deployer.",
+    )
+    risk_management_reference: Reference | None = record_field(
+        "compliance.ai_act.risk_management_reference",
+        "AI Act Art. 9(1), 9(2)",
+        "Where the risk management documentation is: an artifact of the run or model, or an "
+        "https URL.",
+    )
+    instructions_for_use: Reference | None = record_field(
+        "compliance.ai_act.instructions_for_use",
+        "AI Act Art. 13(1), 13(2)",
+        "Where the instructions for use for deployers are: an artifact of the run or model, "
+        "or an https URL.",
+    )
+    metric_thresholds: list[ThresholdItem] | None = record_field(
+        "compliance.ai_act.metric_thresholds",
+        "AI Act Art. 15(1), 15(3), 13(3)(b)(ii)",
+        "Declared accuracy levels as metric>=value, e.g. test_accuracy>=0.9.",
+    )
+    evaluation_groups: list[Label] | None = record_field(
+        "compliance.ai_act.evaluation_groups",
+        "AI Act Art. 13(3)(b)(v), 10(2)(f)",
+        "Groups of persons the system is evaluated on; per-group metrics are logged as "
+        "<metric>/<group>.",
+    )
+    event_log_retention: Period | None = record_field(
+        "compliance.ai_act.event_log_retention",
+        "AI Act Art. 12(1), 19(1)",
+        "How long the system's own automatically generated logs are kept when in use; "
+        "Art. 19(1): at least six months.",
+    )
+
+    def contradictions(self) -> list[str]:
+        """Where this part of the record says two things that cannot both be true."""
+        found: list[str] = []
+        if self.annex_iii_area and self.risk_class not in (None, RiskClass.HIGH):
+            found.append(contradiction(
+                "compliance.ai_act.annex_iii_area",
+                f"set while compliance.ai_act.risk_class is {self.risk_class}; Annex III "
+                "areas are high-risk",
+            ))
+        if self.evaluation_groups and not self.metric_thresholds:
+            found.append(contradiction(
+                "compliance.ai_act.evaluation_groups",
+                "set without compliance.ai_act.metric_thresholds; declare the levels each "
+                "group is evaluated against",
+            ))
+        return found
 
 
 class ComplianceRecord(BaseModel):
-    """The compliance record of one run, dataset or model version."""
+    """The compliance record of one run, model version, logged model or experiment."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    regulations: list[Regulation] | None = _field(
+    regulations: list[Regulation] | None = record_field(
         "compliance",
-        "GDPR Art. 5(2); AI Act Art. 11",
+        "GDPR Art. 2, 3; AI Act Art. 2",
         "The regulations that apply (the seed's `compliance` tag, e.g. GDPR).",
     )
-    data_privacy: DataPrivacy | None = _field(
+    data_privacy: DataPrivacy | None = record_field(
         "data_privacy",
-        "GDPR Art. 25, 32",
+        "GDPR Art. 25(1), 32(1)",
         "Whether privacy safeguards apply to this run's data (the seed's `data_privacy` tag).",
     )
     gdpr: GdprRecord = Field(default_factory=GdprRecord)
@@ -275,28 +388,7 @@ class ComplianceRecord(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> ComplianceRecord:
         # Contradictions only; missing evidence is a finding of `check`, not an error.
-        g, a = self.gdpr, self.ai_act
-        problems: list[str] = []
-        if g.special_category_ground and not g.special_categories:
-            problems.append(
-                "compliance.gdpr.special_category_ground: set without "
-                "compliance.gdpr.special_categories; name the special categories it covers"
-            )
-        if g.special_categories and g.personal_data is False:
-            problems.append(
-                "compliance.gdpr.special_categories: set while compliance.gdpr.personal_data "
-                "is false; special categories are personal data"
-            )
-        if g.transfer_safeguard and g.transfers_outside_eu is False:
-            problems.append(
-                "compliance.gdpr.transfer_safeguard: set while "
-                "compliance.gdpr.transfers_outside_eu is false"
-            )
-        if a.annex_iii_area and a.risk_class not in (None, RiskClass.HIGH):
-            problems.append(
-                "compliance.ai_act.annex_iii_area: set while compliance.ai_act.risk_class is "
-                f"{a.risk_class.value if a.risk_class else None}; Annex III areas are high-risk"
-            )
+        problems = self.gdpr.contradictions(self.data_privacy) + self.ai_act.contradictions()
         if problems:
             raise ValueError("\n".join(problems))
         return self

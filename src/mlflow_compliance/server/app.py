@@ -29,6 +29,7 @@ from mlflow_compliance.audit.writer import GroupWriter
 from mlflow_compliance.checks.approvals import ApprovalStore
 from mlflow_compliance.checks.model import ServerFacts
 from mlflow_compliance.checks.packs import load_rules
+from mlflow_compliance.checks.policy import Policy
 from mlflow_compliance.identity.store import IdentityStore
 from mlflow_compliance.server.account import Account
 from mlflow_compliance.server.administration import Administration
@@ -42,19 +43,26 @@ from mlflow_compliance.server.authorization.layer import Authorization
 from mlflow_compliance.server.browser import BrowserProtection
 from mlflow_compliance.server.claims import IdentityClaims
 from mlflow_compliance.server.encrypted_downloads import EncryptedDownloads
+from mlflow_compliance.server.gate.decisions import Gate
+from mlflow_compliance.server.need_to_know import need_to_know
 from mlflow_compliance.server.no_delay import no_delay_on_tcp_sockets
-from mlflow_compliance.server.promotion_gate import Gate, PromotionGate
+from mlflow_compliance.server.promotion_gate import PromotionGate
+from mlflow_compliance.server.record_rules import RecordRules
 from mlflow_compliance.server.search_limits import SearchLimits
 from mlflow_compliance.server.seed_search import SeedSearch
+from mlflow_compliance.server.starts import record_start
 from mlflow_compliance.server.surface import SurfaceHardening
 from mlflow_compliance.server.validation import ComplianceValidation
 from mlflow_compliance.settings import (
     Settings,
     access_logging,
     artifact_encryption,
+    check_compliance_settings,
+    demote_lapsed,
     gate_rules,
     protected_aliases,
     retention_days,
+    strict_record,
 )
 
 
@@ -79,35 +87,46 @@ def create_app() -> ASGIApp:
         raise RuntimeError(
             f"{BACKEND_STORE_URI_ENV_VAR} is not set: start with mlflow-compliance server"
         )
+    check_compliance_settings()  # a bad record or gate setting: one line, no start
     store = IdentityStore.connect(uri)
     settings = Settings.from_env(backend_store_uri=uri)
     logging_on = access_logging()
+    encryption_on = artifact_encryption()
+    policy = Policy.from_env()
+    approvals = ApprovalStore.connect(uri)
+    encrypted_since = record_start(approvals.engine, encryption_on)
     signer = Signer.load(settings.home)
     audit = AuditLog(settings.audit_url, settings.home, signer)
     oidc = OidcSettings.from_env()
     authenticator = Authenticator(store, OidcVerifier(oidc) if oidc else None)
     facts = ServerFacts(
-        artifact_encryption=artifact_encryption(),
+        artifact_encryption=encryption_on,
         access_logging=logging_on,
         audit_retention_days=retention_days(),
-        need_to_know=True,
+        need_to_know=need_to_know(),
+        encrypted_since=encrypted_since,
+        policy=policy,
     )
-    packs, aliases = gate_rules(), protected_aliases()
-    gate = Gate(load_rules(packs), ApprovalStore.connect(uri), signer,
-                Verifier.load(settings.home), facts)
+    packs, aliases, strict, demote = gate_rules(), protected_aliases(), strict_record(), \
+        demote_lapsed()
+    gate = Gate(load_rules(packs), approvals, signer, Verifier.load(settings.home), facts)
     info = {
         "artifact_encryption": facts.artifact_encryption,
         "access_logging": facts.access_logging,
         "audit_retention_days": facts.audit_retention_days,
         "need_to_know": facts.need_to_know,
+        "encrypted_since": encrypted_since,
+        "policy": policy.as_dict(),
+        "strict_record": strict,
         "gate_rules": packs,
         "protected_aliases": sorted(aliases),
+        "demote_lapsed": demote,
     }
 
     app: ASGIApp = mlflow_app
     app = EncryptedDownloads(app)
-    app = PromotionGate(app, gate, aliases)
-    app = ComplianceValidation(app)
+    app = PromotionGate(app, gate, aliases, demote)
+    app = ComplianceValidation(app, RecordRules(policy, strict))
     app = IdentityClaims(app)
     app = SurfaceHardening(app)
     app = SearchLimits(app)

@@ -1,14 +1,23 @@
 """The promotion gate: no model version reaches production without passing the checks
-and a human sign-off (AI Act Art. 14; GDPR Art. 5(2) accountability).
+and a four-eyes sign-off of its current evidence (AI Act Art. 17(1)(b)-(d), Annex IV
+2(g); GDPR Art. 5(2) accountability).
 
-Setting a protected alias (``production`` and ``champion`` unless
-MLFLOW_COMPLIANCE_PROTECTED_ALIASES says otherwise) or moving a version to stage
-Production is refused with 403 and the failing rule ids unless the version passes the
-gate's rule packs (MLFLOW_COMPLIANCE_GATE_RULES, default baseline,gdpr,ai-act) *and*
-carries a valid sign-off for its current record. This layer also answers
-``POST /api/2.0/compliance/model-versions/approve`` (principals with the ``approver``
-clearance, and admins) and ``GET .../model-versions/approvals``. Every decision goes
-into the request's audit entry.
+Gated: an alias matching MLFLOW_COMPLIANCE_PROTECTED_ALIASES (``fnmatch`` patterns,
+without case; default ``production,champion``), *every* alias of a version whose record
+declares risk class high, and stage Production. Setting one is refused with 403 and
+the reasons (failing rule ids, expired retention, no sign-off, or a stale sign-off with
+what changed) unless the version passes the gate's rule packs
+(MLFLOW_COMPLIANCE_GATE_RULES) and its latest sign-off saw its current evidence
+(server/gate/decisions.py). Routes this layer answers:
+
+- ``POST /api/2.0/compliance/model-versions/approve``: a sign-off (approver clearance or
+  admin; never the run's creator or the version's registrar);
+- ``GET .../model-versions/approvals``: the sign-offs and whether each verifies;
+- ``GET .../model-versions/gate-status?name=&version=``: ``{"admitted", "reasons"}``;
+- ``POST .../model-versions/recheck`` (admin): every gated version judged again,
+  lapsed ones demoted when MLFLOW_COMPLIANCE_DEMOTE_LAPSED is true.
+
+Every decision goes into the request's audit entry.
 """
 
 from __future__ import annotations
@@ -17,130 +26,61 @@ import json
 from typing import Any
 from urllib.parse import parse_qs
 
-from mlflow.exceptions import MlflowException
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mlflow_compliance.audit.signing import Signer, Verifier
-from mlflow_compliance.checks.approvals import Approval, ApprovalStore, forged
-from mlflow_compliance.checks.model import Finding, Rule, ServerFacts, Status, Target
-from mlflow_compliance.checks.packs import evaluate
-from mlflow_compliance.checks.targets import record_digest, run_target, version_target
-from mlflow_compliance.identity.principal import SCOPE_KEY, Clearance, Principal, Role
+from mlflow_compliance.checks.approvals import forged
+from mlflow_compliance.identity.principal import SCOPE_KEY, Principal
 from mlflow_compliance.server.audit import note
 from mlflow_compliance.server.authorization.layer import decided_route
 from mlflow_compliance.server.body import BodyTooLarge, json_body
 from mlflow_compliance.server.errors import send_error, send_too_large
+from mlflow_compliance.server.gate.decisions import Gate, Refused
+from mlflow_compliance.server.gate.recheck import recheck
 
 ALIAS_SET = "/api/2.0/mlflow/registered-models/alias"
 STAGE_SET = "/api/2.0/mlflow/model-versions/transition-stage"
 APPROVE = "/api/2.0/compliance/model-versions/approve"
 APPROVALS = "/api/2.0/compliance/model-versions/approvals"
+GATE_STATUS = "/api/2.0/compliance/model-versions/gate-status"
+RECHECK = "/api/2.0/compliance/model-versions/recheck"
 MAX_NOTE = 2000
+MAX_DECISION = 500
 
-
-class Refused(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code = status, code
-
-
-class Gate:
-    """The decisions, without HTTP: what a version lacks, and recording a sign-off."""
-
-    def __init__(
-        self,
-        rules: list[Rule],
-        approvals: ApprovalStore,
-        signer: Signer,
-        verifier: Verifier,
-        facts: ServerFacts,
-    ) -> None:
-        self.rules, self.approvals = rules, approvals
-        self.signer, self.verifier, self.facts = signer, verifier, facts
-
-    def target(self, name: str, version: str) -> Target:
-        from mlflow.server.handlers import _get_model_registry_store, _get_tracking_store
-
-        try:
-            model_version = _get_model_registry_store().get_model_version(name, version)
-        except MlflowException as e:
-            raise Refused(404, "RESOURCE_DOES_NOT_EXIST", e.message) from None
-        run = None
-        if model_version.run_id:
-            try:
-                run = run_target(_get_tracking_store().get_run(model_version.run_id), self.facts)
-            except MlflowException:
-                run = None
-        return version_target(model_version, run, self.facts)
-
-    def failures(self, target: Target) -> list[Finding]:
-        return [f for f in evaluate(self.rules, [target]) if f.status is Status.FAIL]
-
-    def admit(self, name: str, version: str, what: str) -> dict[str, str]:
-        """The audit decision when the version may have ``what``; Refused otherwise."""
-        target = self.target(name, version)
-        failing = self.failures(target)
-        if failing:
-            ids = ", ".join(f.rule_id for f in failing)
-            raise Refused(403, "PERMISSION_DENIED",
-                          f"{target.name} cannot get {what}: it fails {ids} (see "
-                          f"mlflow-compliance check --model {name}/{version})")
-        signed = [a for a in self.approvals.of_version(name, version)
-                  if not forged(a, self.verifier)]
-        if not signed:
-            raise Refused(403, "PERMISSION_DENIED",
-                          f"{target.name} cannot get {what}: it passes the checks but has no "
-                          f"sign-off; an approver runs: mlflow-compliance signoffs add {name} "
-                          f"{version} --note TEXT")
-        digest = record_digest(target)
-        current = next((a for a in signed if a.record_digest == digest), None)
-        if current is None:
-            latest = signed[0]
-            raise Refused(403, "PERMISSION_DENIED",
-                          f"{target.name} cannot get {what}: its sign-off by {latest.approver} "
-                          f"({latest.approved_at[:19]}) is stale, the compliance record "
-                          "changed since; it needs a new sign-off")
-        return {"gate": "admitted", "approval": current.id, "approver": current.approver}
-
-    def approve(self, who: Principal, name: str, version: str, note_text: str) -> Approval:
-        if who.role is not Role.ADMIN and Clearance.APPROVER not in who.clearances:
-            raise Refused(403, "PERMISSION_DENIED",
-                          f"{who.name} may not sign off model versions: needs the approver "
-                          "clearance (users create ... --clearance approver)")
-        target = self.target(name, version)
-        findings = evaluate(self.rules, [target])
-        failing = [f.rule_id for f in findings if f.status is Status.FAIL]
-        if failing:
-            raise Refused(400, "INVALID_STATE",
-                          f"{target.name} cannot be signed off: it fails {', '.join(failing)}")
-        results = [[f.rule_id, f.status.value] for f in findings]
-        return self.approvals.record(self.signer, name, version, who.name, note_text, results,
-                                     record_digest(target))
+__all__ = ["Gate", "PromotionGate", "Refused"]
 
 
 class PromotionGate:
-    def __init__(self, app: ASGIApp, gate: Gate, protected_aliases: frozenset[str]) -> None:
-        self.app, self.gate, self.protected = app, gate, protected_aliases
+    def __init__(
+        self, app: ASGIApp, gate: Gate, protected_aliases: frozenset[str], demote: bool = False
+    ) -> None:
+        self.app, self.gate, self.protected, self.demote = app, gate, protected_aliases, demote
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "GET"):
             await self.app(scope, receive, send)
             return
         path = decided_route(scope)
+        post = scope["method"] == "POST"
         try:
-            if scope["method"] == "POST" and path == ALIAS_SET:
+            if post and path == ALIAS_SET:
                 receive = await self._gate_alias(scope, receive)
-            elif scope["method"] == "POST" and path == STAGE_SET:
+            elif post and path == STAGE_SET:
                 receive = await self._gate_stage(scope, receive)
-            elif scope["method"] == "POST" and path == APPROVE:
+            elif post and path == APPROVE:
                 await self._approve(scope, receive, send)
                 return
-            elif scope["method"] == "GET" and path == APPROVALS:
+            elif post and path == RECHECK:
+                await self._recheck(scope, send)
+                return
+            elif not post and path == APPROVALS:
                 await self._approvals(scope, send)
                 return
+            elif not post and path == GATE_STATUS:
+                await self._gate_status(scope, send)
+                return
         except Refused as e:
-            note(scope, decision={"gate": f"refused: {e}"[:500]})
+            note(scope, decision={"gate": f"refused: {e}"[:MAX_DECISION]})
             await send_error(send, e.status, e.code, str(e))
             return
         except BodyTooLarge:
@@ -161,11 +101,9 @@ class PromotionGate:
 
     async def _gate_alias(self, scope: Scope, receive: Receive) -> Receive:
         payload, receive = await self._fields(scope, receive, "name", "alias", "version")
-        alias = str(payload["alias"])
-        if alias.lower() in self.protected:
-            decision = await run_in_threadpool(
-                self.gate.admit, str(payload["name"]), str(payload["version"]),
-                f"alias {alias}")
+        name, version, alias = str(payload["name"]), str(payload["version"]), str(payload["alias"])
+        if await run_in_threadpool(self.gate.gated, name, version, alias, self.protected):
+            decision = await run_in_threadpool(self.gate.admit, name, version, f"alias {alias}")
             note(scope, decision=decision)
         return receive
 
@@ -191,15 +129,36 @@ class PromotionGate:
                               "record_digest": approval.record_digest})
         await _send_json(send, {"approval": approval.as_dict()})
 
-    async def _approvals(self, scope: Scope, send: Send) -> None:
+    def _name_version(self, scope: Scope) -> tuple[str, str]:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         name, version = (query.get("name") or [""])[0], (query.get("version") or [""])[0]
         if not name or not version:
             raise Refused(400, "INVALID_PARAMETER_VALUE", "name and version: both required")
+        return name, version
+
+    async def _approvals(self, scope: Scope, send: Send) -> None:
+        name, version = self._name_version(scope)
         found = await run_in_threadpool(self.gate.approvals.of_version, name, version)
         await _send_json(send, {"approvals": [
             {**a.as_dict(), "signature_valid": not forged(a, self.gate.verifier)}
             for a in found]})
+
+    async def _gate_status(self, scope: Scope, send: Send) -> None:
+        name, version = self._name_version(scope)
+        found = await run_in_threadpool(self.gate.status, name, version)
+        await _send_json(send, {"admitted": found.admitted, "reasons": found.reasons})
+
+    async def _recheck(self, scope: Scope, send: Send) -> None:
+        rows = await run_in_threadpool(recheck, self.gate, self.protected, self.demote)
+        lapsed = [f"{r['name']}/{r['version']}" for r in rows if not r["admitted"]]
+        demoted = [f"{r['name']}/{r['version']}@{a}" for r in rows for a in r["demoted"]]
+        decision: dict[str, Any] = {
+            "recheck": f"{len(rows)} gated, {len(lapsed)} lapsed: {', '.join(lapsed)}"
+            [:MAX_DECISION]}
+        if demoted:
+            decision["demoted"] = demoted  # each one: name/version@alias
+        note(scope, decision=decision)
+        await _send_json(send, {"versions": rows, "demote": self.demote})
 
 
 async def _send_json(send: Send, data: dict[str, Any]) -> None:

@@ -1,23 +1,28 @@
-"""Compliance validation: refuse a tag write whose ``compliance.*`` value breaks the record.
+"""Compliance validation: refuse a tag write or delete that leaves a bad record behind.
 
-Runs on every route that writes tags (``routes.TAG_WRITES``), before MLflow stores
-anything, so a refused request leaves nothing behind. Each tag is checked on its own;
-whether a whole record is complete is the job of the compliance checks.
+Runs on every route that writes or deletes tags (``tag_writes.READERS``), before MLflow
+stores anything, so a refused request leaves nothing behind. First each tag on its own,
+checked against the record of its kind (a dataset input's tags against the dataset
+record, every other object's against the compliance record); then, reading the
+object's current tags from MLflow's store in a thread, the record as a whole once the
+request is applied and the rules across objects (``record_rules``). Every refusal is a
+400 in MLflow's error shape whose message starts with the tag it is about.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlflow_compliance.record import check_tags
-from mlflow_compliance.server.authorization.layer import decided_route
+from mlflow_compliance.server.authorization.layer import decided
 from mlflow_compliance.server.body import BodyTooLarge, json_body
 from mlflow_compliance.server.errors import send_error, send_too_large
-from mlflow_compliance.server.routes import TAG_WRITE_METHODS, TAG_WRITES
+from mlflow_compliance.server.record_rules import RecordRules
+from mlflow_compliance.server.tag_writes import METHODS, READERS, TagChange, changes, tag_list
 
 
 def tags_in(payload: Any) -> Iterator[tuple[str, str]]:
@@ -26,35 +31,29 @@ def tags_in(payload: Any) -> Iterator[tuple[str, str]]:
         return
     if "key" in payload and "value" in payload:  # set-tag routes
         yield str(payload["key"]), str(payload["value"])
-    yield from _tag_list(payload.get("tags"))
+    yield from tag_list(payload.get("tags"))
     for dataset_input in payload.get("datasets") or ():  # runs/log-inputs
         if isinstance(dataset_input, dict):
-            yield from _tag_list(dataset_input.get("tags"))
+            yield from tag_list(dataset_input.get("tags"))
 
 
-def _tag_list(tags: Any) -> Iterator[tuple[str, str]]:
-    if isinstance(tags, str):  # 3.0 datasets send their tags as a JSON object in a string
-        try:
-            tags = json.loads(tags)
-        except ValueError:
-            return
-    if isinstance(tags, dict):
-        yield from ((str(k), str(v)) for k, v in tags.items())
-    elif isinstance(tags, list):
-        for tag in tags:
-            if isinstance(tag, dict) and "key" in tag:
-                yield str(tag["key"]), str(tag.get("value", ""))
+def _each_tag(found: list[TagChange]) -> list[str]:
+    return [str(p) for change in found for p in check_tags(change.writes, change.kind)]
 
 
 class ComplianceValidation:
-    """ASGI layer: a 400 in MLflow's error shape for any invalid compliance tag."""
+    """ASGI layer: a 400 in MLflow's error shape for a write that breaks the record."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, rules: RecordRules) -> None:
+        self.app, self.rules = app, rules
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = decided_route(scope)  # None outside HTTP; a missing decision raises
-        if path is None or scope["method"] not in TAG_WRITE_METHODS or not TAG_WRITES.match(path):
+        if scope["type"] != "http" or scope["method"] not in METHODS:
+            await self.app(scope, receive, send)
+            return
+        found = decided(scope)  # a missing decision raises
+        path = found.route.path
+        if (scope["method"], path) not in READERS:
             await self.app(scope, receive, send)
             return
         try:
@@ -62,9 +61,15 @@ class ComplianceValidation:
         except BodyTooLarge:
             await send_too_large(send)
             return
-        problems = check_tags(tags_in(payload))
+        requested = changes(scope["method"], path, payload, found.params)
+        problems = _each_tag(requested)
+        if not problems and any(self.rules.needs_store(path, c) for c in requested):
+            problems = await run_in_threadpool(self._record_problems, path, requested)
         if problems:
-            message = "; ".join(map(str, problems))
+            message = "; ".join(dict.fromkeys(problems))
             await send_error(send, 400, "INVALID_PARAMETER_VALUE", message)
             return
         await self.app(scope, receive, send)
+
+    def _record_problems(self, path: str, requested: list[TagChange]) -> list[str]:
+        return [p for change in requested for p in self.rules.problems(path, change)]

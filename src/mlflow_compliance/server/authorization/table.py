@@ -739,6 +739,13 @@ ROUTES: list[Route] = [
           P.READ, R.MODEL_VERSION, body("name")),
     route("GET", "/api/2.0/compliance/model-versions/approvals",
           "model_version.approval.list", P.READ, R.MODEL_VERSION, query("name")),
+    # Whether the gate admits a version now, and why not: read access to the model.
+    route("GET", "/api/2.0/compliance/model-versions/gate-status",
+          "model_version.gate_status.read", P.READ, R.MODEL_VERSION, query("name")),
+    # Every version holding a gated alias or stage Production judged again (and, when
+    # configured, lapsed ones demoted): admins only.
+    route("POST", "/api/2.0/compliance/model-versions/recheck", "model_version.recheck",
+          P.ADMIN, R.SERVER),
     # Self-service (server/administration.py): any signed-in principal, auditors too, on
     # its own account only (who acts comes from authentication, never from the request).
     # A password field is never named here: the audit log records the principal and id.
