@@ -6,8 +6,8 @@ The runs are written straight into each server's store with MLflow's own SQLAlch
 store (the REST API would take minutes to create them); half carry a valid compliance
 record with a declared metric threshold, the metric, a data description and a dataset
 input with its own record, half nothing. One run in a hundred references evidence as
-``artifact:<path>``, which ``check`` looks up in the run's artifacts. Each round runs the real CLI as a
-subprocess, ``--format json`` to a file, and times it.
+``artifact:<path>``, which ``check`` looks up in the run's artifacts. Each round runs the
+real CLI as a subprocess, ``--format json`` to a file, and times it.
 
     python -m benchmarks.check_scan [--rounds 3]
 """

@@ -30,7 +30,10 @@ mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI", "http://127.0.0.1:
 def main() -> None:
     features, labels = load_iris(return_X_y=True)
     model = LogisticRegression(max_iter=200).fit(features, labels)
-    log_model_with_compliance(model, "Iris dataset with no personal data")
+    info = log_model_with_compliance(model, "Iris dataset with no personal data")
+    # Which laws apply is decided per project: the experiment says so too.
+    mlflow.MlflowClient().set_experiment_tag(
+        mlflow.get_run(info.run_id).info.experiment_id, "compliance", "GDPR")
     print("Model logged with compliance tags and data description")
 
 

@@ -30,6 +30,8 @@ mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI", "http://127.0.0.1:
 with mlflow.start_run():
     mlflow.set_tag("compliance", "GDPR")
     mlflow.set_tag("data_privacy", "enabled")
+    # Which laws apply is decided per project: the experiment says so too.
+    mlflow.set_experiment_tag("compliance", "GDPR")
     mlflow.log_param("data_description", "Iris dataset with no personal data")
     mlflow.sklearn.log_model(model, name="model")
     print("Model logged with compliance tags and data description")

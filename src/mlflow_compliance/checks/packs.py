@@ -14,7 +14,7 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 from mlflow_compliance.checks.declarative import load_rule_file
-from mlflow_compliance.checks.model import Finding, Outcome, Rule, Target
+from mlflow_compliance.checks.model import Finding, Kind, Outcome, Rule, Target
 from mlflow_compliance.checks.rules import ai_act, baseline, datasets, gdpr
 
 ENTRY_POINT_GROUP = "mlflow_compliance.rules"
@@ -93,12 +93,14 @@ def _installed_rules(ep: EntryPoint) -> list[Rule]:
 
 def evaluate(rules: Sequence[Rule], targets: Iterable[Target]) -> list[Finding]:
     """Each rule on each target of a kind it applies to: target order, then rule order."""
-    return [
-        _finding(rule, target)
-        for target in targets
-        for rule in rules
-        if target.kind in rule.applies_to
-    ]
+    by_kind: dict[Kind, list[Rule]] = {}
+    findings = []
+    for target in targets:
+        applicable = by_kind.get(target.kind)
+        if applicable is None:
+            applicable = by_kind[target.kind] = [r for r in rules if target.kind in r.applies_to]
+        findings += [_finding(rule, target) for rule in applicable]
+    return findings
 
 
 def _finding(rule: Rule, target: Target) -> Finding:

@@ -4,8 +4,10 @@ Every system needs a risk class, a prohibited one may not be used at all, and ev
 model version says whether the transparency duties of Art. 50 apply. Most obligations
 fall on high-risk systems (Art. 6, Annex III): those rules need the risk class
 declared (undeclared otherwise) and do not apply when the record declares the class
-minimal. Declared accuracy levels hold whatever the class. A run or model version whose
-tags do not form a valid record fails here too ("no valid record").
+minimal. Declared accuracy levels hold whatever the class. Data governance (Art. 10) is
+checked paragraph by paragraph on the record of each dataset a high-risk system was
+trained, validated or tested with. A run or model version whose tags do not form a valid
+record fails here too ("no valid record").
 """
 
 from __future__ import annotations

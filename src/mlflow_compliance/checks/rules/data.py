@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from mlflow_compliance.checks.model import DatasetRef, Target
@@ -21,8 +22,12 @@ def dataset_value(dataset: DatasetRef, tag: str) -> Any:
 def personal_datasets(target: Target) -> list[str]:
     """The datasets whose record declares personal data; a value the record refuses
     counts as personal data (fail closed, as for need-to-know)."""
-    return [d.name for d in target.datasets
-            if declares_personal_data(d.tags.get(PERSONAL_DATA_TAG))]
+    return [d.name for d in target.datasets if _declares(d.tags.get(PERSONAL_DATA_TAG))]
+
+
+@functools.lru_cache(maxsize=64)
+def _declares(value: str | None) -> bool:
+    return declares_personal_data(value)
 
 
 def invalid_datasets(target: Target) -> list[str]:
