@@ -1,4 +1,4 @@
-"""``signoffs add|list|status``: four-eyes sign-offs of model versions for production
+"""``signoffs add|list``: four-eyes sign-offs of model versions for production
 (AI Act Art. 17(1)(b)-(d), Annex IV 2(g)).
 
 A sign-off needs the approver clearance and read access to the model, and the approver
@@ -50,15 +50,3 @@ def list_signoffs(model: str, version: str, form: str) -> None:
          "valid" if a["signature_valid"] else "INVALID", a["note"]]
         for a in answer["approvals"]))
 
-
-@signoffs.command("status")
-@click.argument("model")
-@click.argument("version")
-@list_format
-def status(model: str, version: str, form: str) -> None:
-    """Whether the promotion gate admits MODEL VERSION now, and every reason it does not
-    (failing rules, expired retention, no or a stale sign-off and what changed)."""
-    answer = call("GET", "model-versions/gate-status", {"name": model, "version": version})
-    verdict = "admitted" if answer["admitted"] else "refused"
-    show(form, answer, ["version", "gate", "reason"], lambda: (
-        [f"{model} v{version}", verdict, reason] for reason in answer["reasons"] or [""]))
