@@ -33,7 +33,7 @@ from mlflow_compliance.audit.entry import (
 from mlflow_compliance.audit.writer import GroupWriter
 from mlflow_compliance.server import audit as layer
 from mlflow_compliance.server.authorization.table import ROUTES, find
-from mlflow_compliance.testing import BIN, Server
+from mlflow_compliance.testing import BIN, MINIMUM_RECORD, Server
 
 CLI = str(BIN / "mlflow-compliance")
 PASSWORD = "a long enough password"
@@ -337,8 +337,9 @@ def test_create_routes_name_what_they_created(server: Server, since: str) -> Non
                             json={"name": f"e-{uuid.uuid4().hex[:8]}"})
     experiment_id = created.json()["experiment_id"]
     assert entry_of(server, created, since)["resources"] == {"experiment_id": experiment_id}
+    record = [{"key": k, "value": v} for k, v in MINIMUM_RECORD.items()]
     run = requests.post(f"{url}/api/2.0/mlflow/runs/create", auth=auth, timeout=30,
-                        json={"experiment_id": experiment_id})
+                        json={"experiment_id": experiment_id, "tags": record})
     info = run.json()["run"]["info"]
     assert entry_of(server, run, since)["resources"] == {
         "experiment_id": experiment_id, "run_id": info["run_id"]}

@@ -19,7 +19,7 @@ import requests
 
 from mlflow_compliance.audit.entry import Entry
 from mlflow_compliance.audit.log import AuditLog
-from mlflow_compliance.testing import BIN, Server, start_compliance_server
+from mlflow_compliance.testing import BIN, MINIMUM_RECORD, Server, start_compliance_server
 
 CLI = str(BIN / "mlflow-compliance")
 PASSWORD = "a long enough password"
@@ -132,8 +132,9 @@ def test_an_entry_names_who_what_which_resource_and_the_outcome(
 def test_model_registry_actions_name_model_and_version(server: Server) -> None:
     url, auth = server.url, server.auth
     name = f"model-{uuid.uuid4().hex[:6]}"
-    run = requests.post(f"{url}/api/2.0/mlflow/runs/create", json={"experiment_id": "0"},
-                        auth=auth, timeout=30).json()["run"]["info"]
+    record = [{"key": k, "value": v} for k, v in MINIMUM_RECORD.items()]
+    run = requests.post(f"{url}/api/2.0/mlflow/runs/create", auth=auth, timeout=30,
+                        json={"experiment_id": "0", "tags": record}).json()["run"]["info"]
     requests.post(f"{url}/api/2.0/mlflow/registered-models/create", json={"name": name},
                   auth=auth, timeout=30).raise_for_status()
     requests.post(f"{url}/api/2.0/mlflow/model-versions/create", auth=auth, timeout=30,

@@ -43,7 +43,7 @@ from mlflow_compliance.server.authorization.table import (
     Where,
 )
 from mlflow_compliance.settings import Settings
-from mlflow_compliance.testing import Server, mlflow_routes
+from mlflow_compliance.testing import MINIMUM_RECORD, Server, mlflow_routes
 
 PASSWORD = "correct horse battery"
 REFUSED = {400, 403, 404}
@@ -163,8 +163,10 @@ def make_set(http: Http, who: tuple[str, str], label: str) -> ObjectSet:
     tags = [{"key": "team", "value": marker}]
     eid = http.ok(who, "POST", "/api/2.0/mlflow/experiments/create",
                   {"name": f"{marker}-exp", "tags": tags})["experiment_id"]
+    record = [{"key": k, "value": v} for k, v in MINIMUM_RECORD.items()]
     rid = http.ok(who, "POST", "/api/2.0/mlflow/runs/create", {
-        "experiment_id": eid, "run_name": f"{marker}-run", "tags": tags, "start_time": 1,
+        "experiment_id": eid, "run_name": f"{marker}-run", "tags": tags + record,
+        "start_time": 1,
     })["run"]["info"]["run_id"]
     http.ok(who, "POST", "/api/2.0/mlflow/runs/log-parameter",
             {"run_id": rid, "key": "alpha", "value": marker})
@@ -747,6 +749,7 @@ EXTRAS: dict[str, Extras] = {
     "model_version.artifact.download": _version(path="MLmodel"),
     "model_version.approve": lambda u, a: {"version": "1", "note": f"n-{u}"},
     "model_version.approval.list": _version(),
+    "model_version.gate_status.read": _version(),
     "trace.start": lambda u, a: start_trace(None, f"tr-{uuid.uuid4().hex}", f"t-{u}"),
     "trace.search": lambda u, a: {"locations": [{"type": "MLFLOW_EXPERIMENT"}]},
     "trace.metrics.query": lambda u, a: {

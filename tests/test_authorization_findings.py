@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from mlflow_compliance.testing import Server
+from mlflow_compliance.testing import MINIMUM_RECORD, Server
 
 PASSWORD = "correct horse battery"
 PERSONAL = "compliance.gdpr.personal_data"
@@ -63,7 +63,9 @@ class Side:
 def side(server: Server, personal: str | None = None) -> Side:
     admin = server.auth
     assert admin is not None
-    tags = [{"key": PERSONAL, "value": personal}] if personal is not None else []
+    # The minimum record, so versions register from the run; `personal` replaces its value.
+    record = {**MINIMUM_RECORD, **({PERSONAL: personal} if personal is not None else {})}
+    tags = [{"key": k, "value": v} for k, v in record.items()]
     eid = ok(api(server, "POST", "/api/2.0/mlflow/experiments/create", admin,
                  {"name": f"e-{uuid.uuid4().hex[:8]}"}))["experiment_id"]
     run_id = ok(api(server, "POST", "/api/2.0/mlflow/runs/create", admin,

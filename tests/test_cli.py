@@ -95,7 +95,7 @@ def test_record_show_refuses_an_unknown_table(
     monkeypatch.chdir(tmp_path)
     done = run("record", "show")
     assert done.exit_code == 2
-    assert "unknown table [recrod]" in done.stderr
+    assert "[recrod]: unknown table; allowed: record, check" in done.stderr
 
 
 def test_record_show_without_any_compliance_toml_exits_2(

@@ -22,7 +22,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from sklearn.linear_model import LogisticRegression
 
-from mlflow_compliance.testing import BIN, Server, start_compliance_server
+from mlflow_compliance.testing import BIN, MINIMUM_RECORD, Server, start_compliance_server
 
 MARKER = b"PLAINTEXT-MARKER-c0ffee"
 SEGMENT = 1 << 20
@@ -97,11 +97,12 @@ def stored(request: pytest.FixtureRequest, server: Server) -> Iterator[Stored]:
     mlflow.set_tracking_uri(previous)
 
 
-def run_with_file(tmp_path: Path, data: bytes, name: str = "data.bin") -> tuple[str, str]:
+def run_with_file(tmp_path: Path, data: bytes, name: str = "data.bin",
+                  tags: dict[str, str] | None = None) -> tuple[str, str]:
     """A run with one artifact; (run id, its stored path below the artifact root)."""
     source = tmp_path / name
     source.write_bytes(data)
-    with mlflow.start_run() as run:
+    with mlflow.start_run(tags=tags) as run:
         mlflow.log_artifact(str(source))
     return run.info.run_id, f"{run.info.experiment_id}/{run.info.run_id}/artifacts/{name}"
 
@@ -384,7 +385,7 @@ def test_ui_artifact_routes_stream_without_a_plaintext_copy(tmp_path: Path) -> N
     mlflow.set_tracking_uri(server.url)
     try:
         data = os.urandom(4 * SEGMENT)
-        run_id, _ = run_with_file(tmp_path, data)
+        run_id, _ = run_with_file(tmp_path, data, tags=MINIMUM_RECORD)  # versions need it
         client = MlflowClient()
         name = f"streamed-{uuid.uuid4().hex[:6]}"
         client.create_registered_model(name)

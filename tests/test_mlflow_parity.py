@@ -18,7 +18,7 @@ import pytest
 import requests
 from mlflow.exceptions import MlflowException
 
-from mlflow_compliance.testing import BIN, Server, start_compliance_server
+from mlflow_compliance.testing import BIN, MINIMUM_RECORD, Server, start_compliance_server
 from tests.test_authorization_findings import PASSWORD, api, grant, ok, user
 
 
@@ -212,11 +212,14 @@ def test_the_prompt_placeholder_source_is_no_way_around_source_confinement(
 
 # --- camelCase JSON, read the way MLflow's ParseDict reads it ---------------------------
 
-def _experiment_with_run(server: Server, who: tuple[str, str]) -> tuple[str, str]:
+def _experiment_with_run(server: Server, who: tuple[str, str],
+                         tags: dict[str, str] | None = None) -> tuple[str, str]:
     experiment = ok(api(server, "POST", "/api/2.0/mlflow/experiments/create", who,
                         {"name": f"e-{uuid.uuid4().hex[:8]}"}))["experiment_id"]
-    run = ok(api(server, "POST", "/api/2.0/mlflow/runs/create", who,
-                 {"experiment_id": experiment}))["run"]["info"]["run_id"]
+    run = ok(api(server, "POST", "/api/2.0/mlflow/runs/create", who, {
+        "experiment_id": experiment,
+        "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()],
+    }))["run"]["info"]["run_id"]
     return experiment, run
 
 
@@ -295,7 +298,7 @@ def test_graphql_hides_model_versions_of_models_the_reader_may_not_read(
     server: Server,
 ) -> None:
     owner, reader = user(server), user(server)
-    experiment, run = _experiment_with_run(server, owner)
+    experiment, run = _experiment_with_run(server, owner, MINIMUM_RECORD)  # versions need it
     grant(server, reader, "experiment", experiment, "read")
     shown, hidden = f"shown-{uuid.uuid4().hex[:6]}", f"hidden-{uuid.uuid4().hex[:6]}"
     for name in (shown, hidden):
@@ -463,7 +466,7 @@ def test_graphql_versions_without_their_number_show_only_to_the_cleared(
     server: Server,
 ) -> None:
     owner = user(server)
-    experiment, run = _experiment_with_run(server, owner)
+    experiment, run = _experiment_with_run(server, owner, MINIMUM_RECORD)  # versions need it
     name = f"m-{uuid.uuid4().hex[:6]}"
     ok(api(server, "POST", "/api/2.0/mlflow/registered-models/create", owner, {"name": name}))
     ok(api(server, "POST", "/api/2.0/mlflow/model-versions/create", owner,

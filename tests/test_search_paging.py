@@ -30,10 +30,13 @@ from mlflow_compliance.server.authorization.paging import (
     Search,
     answer_visible,
 )
-from mlflow_compliance.testing import Server
+from mlflow_compliance.testing import MINIMUM_RECORD, Server
 
 PASSWORD = "correct horse battery"
 PERSONAL = {"key": "compliance.gdpr.personal_data", "value": "true"}
+# A run's minimum record (versions are registered from it); personal runs keep PERSONAL.
+RECORD = [{"key": k, "value": v} for k, v in MINIMUM_RECORD.items()]
+RISK = [t for t in RECORD if t["key"] != PERSONAL["key"]]
 
 # --- on a real server -----------------------------------------------------------------
 
@@ -99,7 +102,7 @@ def world(server: Server) -> World:
     runs, logged = set(), set()
     for i, kind in enumerate(PATTERN):
         tags = [{"key": "x", "value": f"zeta-{i}" if kind == "v" else f"alpha-{i}"}]
-        tags += [] if kind == "v" else [PERSONAL]
+        tags += RECORD if kind == "v" else [PERSONAL, *RISK]
         run = ok(api(server, "POST", "/api/2.0/mlflow/runs/create", admin,
                      {"experiment_id": eid, "start_time": 1_000 + i, "tags": tags}))
         model = ok(api(server, "POST", "/api/2.0/mlflow/logged-models", admin,

@@ -12,7 +12,7 @@ import mlflow
 import pytest
 import requests
 
-from mlflow_compliance.testing import Server
+from mlflow_compliance.testing import BIN, Server
 from tests.conftest import ROOT
 
 SEED = ROOT / "examples" / "seed"
@@ -118,3 +118,49 @@ def test_post_search_keeps_mlflow_behaviour(
                       json={"filter": "tags.compliance = 'GDPR'"}, timeout=30, auth=server.auth)
     assert r.status_code == 200
     assert r.json().get("runs", []) == []
+
+
+def check(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": server.url,
+           "MLFLOW_TRACKING_USERNAME": server.auth[0], "MLFLOW_TRACKING_PASSWORD": server.auth[1]}
+    return subprocess.run([str(BIN / "mlflow-compliance"), "check", *args], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("script", ["mlflow_tracking_config.py", "seed_example.py"])
+def test_the_seed_passes_every_built_in_pack_experiment_included(
+    server: Server, seed_runs: dict[str, mlflow.entities.Run], script: str
+) -> None:
+    """Issue 14, item 7: out of the box, baseline, gdpr and ai-act, nothing failing or
+    undeclared, and the experiment is among the targets."""
+    run = seed_runs[script]
+    done = check(server, "--experiment", run.info.experiment_id,
+                 "--rules", "baseline,gdpr,ai-act", "--format", "json")
+    report = json.loads(done.stdout)
+    failing = [(f["rule_id"], f["target_kind"], f["message"]) for f in report["findings"]
+               if f["status"] in ("fail", "undeclared")]
+    assert failing == [] and done.returncode == 0, failing or done.stderr
+    kinds = {f["target_kind"] for f in report["findings"]}
+    assert {"experiment", "run"} <= kinds
+    not_applicable = [f for f in report["findings"] if f["status"] == "not_applicable"]
+    # Not applicable only where the record says why: no personal data, not high-risk.
+    assert not_applicable and all(
+        "no personal data" in f["message"] or "minimal" in f["message"]
+        for f in not_applicable), not_applicable
+
+
+def test_a_run_that_declares_nothing_is_undeclared_and_check_exits_1(server: Server) -> None:
+    client = mlflow.MlflowClient(server.url)
+    experiment = client.create_experiment(f"silent-{uuid.uuid4().hex[:6]}")
+    run = client.create_run(experiment)  # a plain MLflow client, outside any project
+    done = check(server, "--experiment", experiment, "--rules", "baseline,gdpr,ai-act",
+                 "--format", "json")
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    mine = [f for f in report["findings"] if f["target_id"] == run.info.run_id]
+    undeclared = {f["rule_id"] for f in mine if f["status"] == "undeclared"}
+    assert {"BASE-MINIMUM-RECORD", "AIACT-6-RISK-CLASS"} <= undeclared, mine
+    assert not [f for f in mine if f["status"] == "pass" and f["rule_id"].startswith("GDPR")]
+    assert report["summary"]["undeclared"] >= len(undeclared)
+    table = check(server, "--experiment", experiment, "--rules", "baseline,gdpr,ai-act")
+    assert table.returncode == 1 and "undeclared" in table.stdout.lower()

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from mlflow_compliance.server.surface import source_problem, unsafe_path, webhook_problem
-from mlflow_compliance.testing import Server
+from mlflow_compliance.testing import MINIMUM_RECORD, Server
 
 
 def post(server: Server, path: str, body: Any) -> requests.Response:
@@ -20,8 +20,10 @@ def post(server: Server, path: str, body: Any) -> requests.Response:
 def run(server: Server) -> dict[str, str]:
     eid = post(server, "/api/2.0/mlflow/experiments/create",
                {"name": f"surface-{uuid.uuid4().hex[:6]}"}).json()["experiment_id"]
+    # The minimum record, so a version's refusal can only be its source.
+    record = [{"key": k, "value": v} for k, v in MINIMUM_RECORD.items()]
     rid = post(server, "/api/2.0/mlflow/runs/create",
-               {"experiment_id": eid}).json()["run"]["info"]["run_id"]
+               {"experiment_id": eid, "tags": record}).json()["run"]["info"]["run_id"]
     r = requests.put(f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{eid}/{rid}/artifacts/a",
                      data=b"inside", auth=server.auth, timeout=30)
     assert r.status_code == 200, r.text

@@ -53,6 +53,12 @@ class Server:
                 self.process.wait()
 
 
+MINIMUM_RECORD = {"compliance.gdpr.personal_data": "false",
+                  "compliance.ai_act.risk_class": "minimal"}
+"""The minimum compliance record (as run tags): a model version is registered only from
+a run whose record holds it."""
+
+
 TEST_SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 """Every test server, ours and plain MLflow alike: without MLflow's background job runner
 (a dozen worker processes for GenAI jobs, which are admin-only and which no test runs),

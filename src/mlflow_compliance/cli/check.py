@@ -9,6 +9,7 @@ pack, unreachable server).
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from typing import IO
@@ -25,6 +26,7 @@ from mlflow_compliance.checks.packs import evaluate, load_rules
 from mlflow_compliance.checks.policy import Policy
 from mlflow_compliance.checks.report import summary, table, to_json, to_junit, to_sarif
 from mlflow_compliance.cli.errors import InputError
+from mlflow_compliance.cli.gate import recheck, render
 from mlflow_compliance.cli.remote import fetch, host_creds, tracking_uri
 from mlflow_compliance.project import ProjectConfigError, project_check_rules
 
@@ -60,6 +62,22 @@ def _ms(value: object) -> int | None:
     return int(value)
 
 
+def _gate(experiments: tuple[str, ...], model: str | None, rules: str | None,
+          form: str) -> None:
+    """``check --gate``: the server's re-check of admitted versions; exit 1 if any lapsed."""
+    if experiments or model or rules:
+        raise InputError("--gate: re-checks every gated version with the server's own rule "
+                         "packs; it takes no --experiment, --model or --rules")
+    if form not in ("table", "json"):
+        raise InputError(f"--format: {form} is not available with --gate; allowed: table, json")
+    rows, code = recheck(tracking_uri())
+    if form == "json":
+        click.echo(json.dumps({"versions": rows}, indent=2))
+    else:
+        render(rows)
+    sys.exit(code)
+
+
 def _packs(rules: str | None) -> list[str]:
     if rules:
         return [r.strip() for r in rules.split(",") if r.strip()]
@@ -81,11 +99,17 @@ def _packs(rules: str | None) -> list[str]:
               default="table", show_default=True)
 @click.option("--output", "-o", type=click.File("w"), default="-",
               help="File to write [default: standard output].")
+@click.option("--gate", is_flag=True,
+              help="Instead: have the server re-check every model version holding a gated "
+              "alias or stage Production, and list those whose evidence lapsed (admins).")
 def check(
     experiments: tuple[str, ...], model: str | None, rules: str | None, form: str,
-    output: IO[str],
+    output: IO[str], gate: bool,
 ) -> None:
     """Check runs, experiments, datasets and model versions against rule packs."""
+    if gate:
+        _gate(experiments, model, rules, form)
+        return
     packs = _packs(rules)
     try:
         loaded = load_rules(packs)

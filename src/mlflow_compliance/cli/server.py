@@ -30,6 +30,7 @@ from mlflow_compliance.settings import (
     access_logging,
     artifact_encryption,
     audit_sync,
+    check_compliance_settings,
     gate_rules,
     keyring_provider,
     protected_aliases,
@@ -79,6 +80,7 @@ def server(
         destination = mlflow_artifacts_destination(settings, encryption_on)
         load_rules(gate_rules())
         Defaults.from_env()
+        check_compliance_settings()
     except SettingProblem as e:
         raise InputError(str(e)) from None
     except ValueError as e:  # an unknown pack or a bad rule file for the promotion gate
