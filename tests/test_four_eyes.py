@@ -6,6 +6,7 @@ aliases are patterns plus every alias of a high-risk version; the re-check repor
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import uuid
@@ -197,3 +198,25 @@ def test_recheck_reports_a_lapsed_version_and_demotes_it(demoting: Server) -> No
     env_auth = requests.post(f"{demoting.url}/api/2.0/compliance/model-versions/recheck",
                              json={}, auth=plain, timeout=60)
     assert env_auth.status_code == 403  # admins only
+
+
+def test_check_gate_is_the_servers_recheck_with_its_exit_code(demoting: Server) -> None:
+    mlflow.set_tracking_uri(demoting.url)
+    name = f"cli-gate-{uuid.uuid4().hex[:6]}"
+    version, run = trained(name)
+    assert approve(demoting, name, version, approver(demoting, name)).status_code == 200
+    assert set_alias(demoting, name, "champion", version).status_code == 200
+    done = cli(demoting, "check", "--gate", "--format", "json", auth=demoting.auth)
+    rows = json.loads(done.stdout)["versions"]
+    mine = [r for r in rows if r["name"] == name]
+    assert [r["status"] for r in mine] == ["admitted"]
+    assert done.returncode == (1 if any(r["status"] == "lapsed" for r in rows) else 0)
+
+    mlflow.MlflowClient().log_metric(run, "test_accuracy", float("nan"))
+    done = cli(demoting, "check", "--gate", auth=demoting.auth)
+    assert done.returncode == 1, done.stderr
+    assert name in done.stdout and "lapsed" in done.stdout
+
+    assert cli(demoting, "check", "--gate", auth=user(demoting)).returncode == 2
+    refused = cli(demoting, "check", "--gate", "--model", name, auth=demoting.auth)
+    assert refused.returncode == 2 and "--gate" in refused.stderr
