@@ -146,7 +146,7 @@ def server(
         console.print(
             f"[bold red]mlflow-compliance: WARNING: {ACCESS_LOGGING_ENV}=false: ACCESS "
             "LOGGING IS OFF. Requests to this server are NOT recorded in the audit log "
-            "(GDPR Art. 5(1)(f), 32(1)(b); AI Act Art. 17(1)(k)). The start with logging off is itself "
-            "logged.[/]"
+            "(GDPR Art. 5(1)(f), 32(1)(b); AI Act Art. 17(1)(k)). The start with logging "
+            "off is itself logged.[/]"
         )
     exec_server(settings, host, port, workers, destination)

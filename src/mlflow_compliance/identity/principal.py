@@ -14,7 +14,7 @@ class Role(StrEnum):
 
 class Clearance(StrEnum):
     PERSONAL_DATA = "personal-data"  # may see runs whose record processes personal data
-    APPROVER = "approver"  # may sign off model versions for gated aliases (AI Act Art. 17(1)(b)-(d))
+    APPROVER = "approver"  # may sign off versions for gated aliases (AI Act Art. 17(1)(b)-(d))
 
 
 @dataclass(frozen=True)
