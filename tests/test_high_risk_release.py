@@ -7,6 +7,7 @@ taken away again fails where it passed. Real server, real MLflow client."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from datetime import date, timedelta
 
@@ -159,3 +160,30 @@ def test_a_reference_that_does_not_resolve_fails(tracking: Server) -> None:
     code, found = failing(tracking, name, version)
     assert code == 1 and "GDPR-35-DPIA" in found
     assert "missing-dpia.md" in found["GDPR-35-DPIA"]
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("compliance.gdpr.purpose", "TBD"),
+    ("compliance.ai_act.human_overseer", "x"),
+    ("compliance.gdpr.retention_period", "P999Y"),
+    ("data_privacy", "disabled"),  # beside personal data: a contradiction
+])
+def test_placeholders_stored_behind_the_servers_back_are_refused_at_the_gate(
+    tracking: Server, key: str, value: str
+) -> None:
+    """The server refuses these values on write; one written straight into the database
+    (an old server, a migration, a tamperer) still admits nothing."""
+    name = f"ranker-{uuid.uuid4().hex[:6]}"
+    version = release(name, GOOD)
+    run_id = mlflow.MlflowClient().get_model_version(name, version).run_id
+    with sqlite3.connect(tracking.home / "mlflow.db") as db:  # the run's and the version's
+        changed = db.execute("UPDATE tags SET value = ? WHERE run_uuid = ? AND key = ?",
+                             (value, run_id, key)).rowcount
+        changed += db.execute("UPDATE model_version_tags SET value = ? WHERE name = ? AND "
+                              "version = ? AND key = ?", (value, name, int(version), key)).rowcount
+    assert changed == 2
+    code, found = failing(tracking, name, version)
+    assert code == 1 and found, found
+    refused = set_alias(tracking, name, "production", version)
+    assert refused.status_code == 403
+    assert any(rule in refused.json()["message"] for rule in found)
