@@ -42,8 +42,23 @@ def test_placeholders_are_recognised(value: str) -> None:
     assert is_placeholder(value)
 
 
+# A longer text that only puts the value off is a placeholder too (the class, not the list).
+DEFERRALS = ["TBD - will add the purpose later", "todo: write the purpose here",
+             "WIP purpose statement for the model", "Purpose is to be determined by legal",
+             "The oversight measures will be added later", "Coming soon, ask the data team",
+             "Lorem ipsum dolor sit amet consectetur"]
+
+
+@pytest.mark.parametrize("value", DEFERRALS)
+def test_text_that_puts_the_value_off_is_a_placeholder(value: str) -> None:
+    assert is_placeholder(value)
+    assert check_tag("compliance.gdpr.purpose", value) is not None
+
+
 @pytest.mark.parametrize("value", ["Jane Doe", "na\u00efve Bayes baseline", "test_accuracy",
-                                   "customers", "Barcelona office", "unknown sender filter"])
+                                   "customers", "Barcelona office", "unknown sender filter",
+                                   "None of the applicants are minors",
+                                   "Test data of our own customers, pseudonymised"])
 def test_real_values_are_not_placeholders(value: str) -> None:
     assert not is_placeholder(value)
 

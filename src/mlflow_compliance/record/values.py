@@ -26,17 +26,30 @@ PLACEHOLDERS = frozenset(
     }
 )
 _SURROUNDING = " \t\r\n.,;:!?-_*#'\"`()[]{}<>/\\|~"
+LEADING = frozenset({"tbd", "tba", "tbc", "todo", "fixme", "placeholder", "xxx", "lorem", "wip"})
+"""A first word that makes the whole text a placeholder ("TBD: will write later")."""
+DEFERRALS = re.compile(
+    r"\b(to be (determined|defined|decided|done|added|completed|confirmed|written|filled)"
+    r"|coming soon|fill (this )?in|will be (added|written|completed|provided) later"
+    r"|not yet (written|known|decided|available))\b"
+)
+"""A phrase that puts the value off to later instead of giving it."""
 
 
 def is_placeholder(text: str) -> bool:
     """Whether ``text`` stands in for a value instead of being one (``TBD``, ``n/a``, ``???``).
 
     Lower-cased and stripped of surrounding punctuation and spaces, it is one of the
-    known placeholders, begins with "lorem ipsum", or it has no letter at all.
+    known placeholders, begins with "lorem ipsum" or a placeholder word (``TBD: ...``),
+    puts the value off ("to be determined", "will be added later"), or it has no letter
+    at all.
     """
     lowered = text.strip().lower()
     core = lowered.strip(_SURROUNDING)
     if lowered in PLACEHOLDERS or core in PLACEHOLDERS or core.startswith("lorem ipsum"):
+        return True
+    first = re.split(r"[\s.,;:!?()\[\]-]+", core, maxsplit=1)[0]
+    if first in LEADING or DEFERRALS.search(lowered):
         return True
     return not any(c.isalpha() for c in text)
 
