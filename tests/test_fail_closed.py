@@ -6,6 +6,9 @@ the real MLflow client."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +31,7 @@ from mlflow_compliance.settings import (
     protected_aliases,
     strict_record,
 )
-from mlflow_compliance.testing import Server, start_compliance_server
+from mlflow_compliance.testing import BIN, Server, start_compliance_server
 
 PERSONAL = "compliance.gdpr.personal_data"
 RISK = "compliance.ai_act.risk_class"
@@ -283,3 +286,36 @@ def test_encrypted_since_is_the_first_start_after_the_last_start_without_encrypt
     assert record_start(engine, True, now_ms=4000) == 4000
     assert record_start(engine, True, now_ms=5000) == 4000
     assert encrypted_since(engine) == 4000
+
+
+def test_runs_from_before_encryption_was_on_fail_encryption_at_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """BASE-ENCRYPTION-AT-REST judges each run by when it started, not by the server's
+    current switch: a run from a start without encryption keeps failing after the
+    server is restarted with it (its artifacts may be plaintext); a new run passes."""
+    home = tmp_path / "home"
+    plain = start_compliance_server(home, env={"MLFLOW_ARTIFACT_ENCRYPTION": "false"})
+    try:
+        old = mlflow.MlflowClient(plain.url)
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", plain.auth[0])
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", plain.auth[1])
+        experiment = old.create_experiment(f"enc-{uuid.uuid4().hex[:6]}")
+        before = old.create_run(experiment).info.run_id
+        old.log_text(before, "written in plaintext", "notes.txt")
+    finally:
+        plain.stop()
+    encrypted = start_compliance_server(home)
+    try:
+        after = mlflow.MlflowClient(encrypted.url).create_run(experiment).info.run_id
+        done = subprocess.run(
+            [str(BIN / "mlflow-compliance"), "check", "--experiment", experiment, "--rules",
+             "baseline", "--format", "json"],
+            env={**os.environ, "MLFLOW_TRACKING_URI": encrypted.url}, capture_output=True,
+            text=True, timeout=300)
+        findings = {(f["target_id"], f["rule_id"]): f for f in json.loads(done.stdout)["findings"]}
+        old_run = findings[(before, "BASE-ENCRYPTION-AT-REST")]
+        assert old_run["status"] == "fail" and "before encryption was on" in old_run["message"]
+        assert findings[(after, "BASE-ENCRYPTION-AT-REST")]["status"] == "pass"
+    finally:
+        encrypted.stop()
