@@ -96,7 +96,7 @@ class Scan:
             self.progress("experiments", len(experiments))
             ids = [e.experiment_id for e in experiments]
             for start in range(0, len(ids), 100):  # MLflow caps the experiment ids per search
-                for run in _runs(client, ids[start:start + 100], self.progress):
+                for run in active_runs_json(client, ids[start:start + 100], self.progress):
                     target = self._evidence(run_target_from_json(run, server, today), None)
                     runs[target.id] = target
                     self.runs += 1
@@ -165,7 +165,7 @@ def _experiments(client: MlflowClient, ids: tuple[str, ...]) -> list[Experiment]
             return experiments
 
 
-def _runs(
+def active_runs_json(
     client: MlflowClient, experiment_ids: list[str], progress: Progress
 ) -> Iterator[dict[str, Any]]:
     """Every active run of the experiments, as the REST API's JSON, each once.

@@ -28,6 +28,7 @@ COMMANDS = {
     "keys": "mlflow_compliance.cli.keys:keys",
     "check": "mlflow_compliance.cli.check:check",
     "signoffs": "mlflow_compliance.cli.signoffs:signoffs",
+    "lineage": "mlflow_compliance.cli.lineage:lineage",
 }
 # The names before ``<group> <verb>``: hidden, still working for one release.
 ALIASES = {
