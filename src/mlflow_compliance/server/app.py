@@ -6,7 +6,7 @@ every worker. The request path of DESIGN.md, outermost first:
     audit -> browser protections (Host, Origin, JSON content type; MLflow's settings)
     -> authentication -> limits before authentication -> seed's GET search
     -> authorization (one decision, left in the scope) -> the signed-in user's account
-    (MLflow's UI) -> administration API
+    (MLflow's UI) -> administration API -> data-subject index
     -> search limits -> surface hardening -> identity claims -> compliance validation
     -> promotion gate -> encrypted downloads (decrypting as they stream)
     -> MLflow (FastAPI + Flask)
@@ -51,6 +51,7 @@ from mlflow_compliance.server.record_rules import RecordRules
 from mlflow_compliance.server.search_limits import SearchLimits
 from mlflow_compliance.server.seed_search import SeedSearch
 from mlflow_compliance.server.starts import record_start
+from mlflow_compliance.server.subjects import Subjects
 from mlflow_compliance.server.surface import SurfaceHardening
 from mlflow_compliance.server.validation import ComplianceValidation
 from mlflow_compliance.settings import (
@@ -130,6 +131,7 @@ def create_app() -> ASGIApp:
     app = IdentityClaims(app)
     app = SurfaceHardening(app)
     app = SearchLimits(app)
+    app = Subjects(app, uri)
     app = Administration(app, store, audit, info)
     app = Account(app, store)
     app = Authorization(app, store, defaults=Defaults.from_env())

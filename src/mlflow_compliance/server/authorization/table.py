@@ -746,6 +746,11 @@ ROUTES: list[Route] = [
     # configured, lapsed ones demoted): admins only.
     route("POST", "/api/2.0/compliance/model-versions/recheck", "model_version.recheck",
           P.ADMIN, R.SERVER),
+    # The data-subject index (server/subjects.py): pseudonymised personal data, admins
+    # only. The run is named for the audit log; a subject id never is (no field here).
+    route("POST", "/api/2.0/compliance/subjects/index", "subject.index", P.ADMIN, R.SERVER,
+          body("run_id")),
+    route("POST", "/api/2.0/compliance/subjects/find", "subject.find", P.ADMIN, R.SERVER),
     # Self-service (server/administration.py): any signed-in principal, auditors too, on
     # its own account only (who acts comes from authentication, never from the request).
     # A password field is never named here: the audit log records the principal and id.
