@@ -42,24 +42,26 @@ class SettingProblem(ValueError):
     """A setting has a value that is not allowed; the message names it."""
 
 
-def _flag(name: str) -> bool:
-    """A switch that is off unless explicitly true."""
-    value = os.environ.get(name, "false").strip().lower()
-    if value in FALSE_WORDS or value == "":
-        return False
+def _boolean(name: str, default: bool) -> bool:
+    """A true/false setting; unset or empty is ``default``."""
+    value = os.environ.get(name, "").strip().lower()
+    if value == "":
+        return default
     if value in TRUE_WORDS:
-        return True
-    raise SettingProblem(f"{name}: {value!r} is not allowed; allowed: true, false")
-
-
-def _switch(name: str) -> bool:
-    """A seed switch: on unless explicitly false."""
-    value = os.environ.get(name, "true").strip().lower()
-    if value in TRUE_WORDS or value == "":
         return True
     if value in FALSE_WORDS:
         return False
     raise SettingProblem(f"{name}: {value!r} is not allowed; allowed: true, false")
+
+
+def _flag(name: str) -> bool:
+    """A switch that is off unless explicitly true."""
+    return _boolean(name, default=False)
+
+
+def _switch(name: str) -> bool:
+    """A seed switch: on unless explicitly false."""
+    return _boolean(name, default=True)
 
 
 def access_logging() -> bool:
