@@ -158,7 +158,8 @@ def test_every_list_command_has_format_table_or_json() -> None:
              if p.split()[-1] in ("list", "search", "show", "status")]
     assert {p for p, _ in lists} == {
         "users list", "grants list", "tokens list", "account tokens list", "signoffs list",
-        "audit search", "keys status", "record show",
+        "audit search", "keys status", "record show", "subjects requests list",
+        "retention status",
     }
     for path, command in lists:
         found = option(command, "form")

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from mlflow_compliance.cli.errors import InputError
 from mlflow_compliance.cli.remote import call
+from mlflow_compliance.cli.subject_requests import requests_group
 from mlflow_compliance.subjects.reading import ReadError, batches, ids_from_csv
 
 BATCH = 10_000
@@ -142,3 +143,6 @@ def find(subject_id: str, form: str, no_lineage: bool) -> None:
                       o["column"], *("\n".join(down.get(k, [])) or "-"
                                      for k in ("logged_model", "model_version", "alias")))
     Console().print(table)
+
+
+subjects.add_command(requests_group)

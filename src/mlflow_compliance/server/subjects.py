@@ -1,7 +1,8 @@
 """REST endpoints of the data-subject index (``/api/2.0/compliance/subjects/...``).
 
 ``subjects/index`` adds a batch of subject ids of one run's dataset column;
-``subjects/find`` says where one person appears (GDPR Art. 15(1)). Both are POST, so a
+``subjects/find`` says where one person appears (GDPR Art. 15(1)); this layer also
+answers the request register's routes (``subject_requests.py``). Index and find are POST, so a
 subject id is never in a URL or an access log line. The route table marks them
 ``ADMIN``: the index is pseudonymised personal data (Art. 4(5), 32(1)(a)). The audit
 log records who asked and the run, never the id: the table names no id field, and the
@@ -24,9 +25,11 @@ from mlflow_compliance.encryption.keys.errors import KeyringError
 from mlflow_compliance.server.administration import PREFIX
 from mlflow_compliance.server.audit import note
 from mlflow_compliance.server.errors import error_response
+from mlflow_compliance.server.subject_requests import RequestService, request_routes
 from mlflow_compliance.subjects.declared import Refused, declared_place
 from mlflow_compliance.subjects.index import SubjectIndex, occurrences_json
 from mlflow_compliance.subjects.pseudonym import Pseudonymiser, index_key, normalise
+from mlflow_compliance.subjects.requests import RequestRegister
 
 MAX_BATCH = 10_000
 """Subject ids one ``subjects/index`` request may carry."""
@@ -141,6 +144,10 @@ class Subjects:
                   _endpoint(service.find,
                             lambda a: {"occurrences": str(len(a["occurrences"]))}),
                   methods=["POST"]),
+            # the request register (GDPR Art. 12(3), 15-18, 21): server/subject_requests.py
+            *request_routes(RequestService(
+                RequestRegister.connect(uri),
+                lambda subject_id: service._pseudonymiser().pseudonym(subject_id))),
         ]
         self.paths = {r.path for r in routes}
         self.router = Router(routes)

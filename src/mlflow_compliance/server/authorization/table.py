@@ -751,6 +751,15 @@ ROUTES: list[Route] = [
     route("POST", "/api/2.0/compliance/subjects/index", "subject.index", P.ADMIN, R.SERVER,
           body("run_id")),
     route("POST", "/api/2.0/compliance/subjects/find", "subject.find", P.ADMIN, R.SERVER),
+    # The request register (server/subject_requests.py, GDPR Art. 12(3), 15-18, 21):
+    # admins only. The audit log names the request by its own id (a uuid, body "id")
+    # and the kind; the subject_id of a create is never named here.
+    route("POST", "/api/2.0/compliance/subjects/requests/create", "subject.request.create",
+          P.ADMIN, R.SERVER),
+    route("POST", "/api/2.0/compliance/subjects/requests/update", "subject.request.update",
+          P.ADMIN, R.SERVER, body("id")),
+    route("GET", "/api/2.0/compliance/subjects/requests/list", "subject.request.list",
+          P.ADMIN, R.SERVER),
     # Self-service (server/administration.py): any signed-in principal, auditors too, on
     # its own account only (who acts comes from authentication, never from the request).
     # A password field is never named here: the audit log records the principal and id.
