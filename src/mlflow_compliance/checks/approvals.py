@@ -29,6 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from sqlalchemy.engine import Engine
 
 from mlflow_compliance.audit.signing import Signer, Verifier
+from mlflow_compliance.tables import engine_with
 
 metadata = sa.MetaData()
 
@@ -90,8 +91,7 @@ class ApprovalStore:
 
     @classmethod
     def connect(cls, uri: str) -> ApprovalStore:
-        engine = sa.create_engine(uri, pool_pre_ping=not uri.startswith("sqlite"))
-        metadata.create_all(engine)
+        engine = engine_with(uri, metadata)
         _add_evidence_column(engine)
         return cls(engine)
 

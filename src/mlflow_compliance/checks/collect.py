@@ -91,7 +91,7 @@ class Scan:
         today = date.today()
         runs: dict[str, Target] = {}
         if selection.model is None:
-            experiments = _experiments(client, selection.experiments)
+            experiments = readable_experiments(client, selection.experiments)
             yield from (experiment_target(e, server) for e in experiments)
             self.progress("experiments", len(experiments))
             ids = [e.experiment_id for e in experiments]
@@ -150,7 +150,8 @@ def report_order(finding: Finding) -> tuple[int, str]:
     return rank, finding.target_id.partition("/")[0] if rank == 1 else ""
 
 
-def _experiments(client: MlflowClient, ids: tuple[str, ...]) -> list[Experiment]:
+def readable_experiments(client: MlflowClient, ids: tuple[str, ...] = ()) -> list[Experiment]:
+    """The experiments given (each must exist), else every active one the caller reads."""
     if ids:
         return [client.get_experiment(i) for i in ids]
     experiments: list[Experiment] = []

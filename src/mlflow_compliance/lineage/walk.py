@@ -20,16 +20,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mlflow.entities import ViewType
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from mlflow_compliance.checks.collect import Progress
+from mlflow_compliance.checks.collect import Progress, readable_experiments
 from mlflow_compliance.checks.collect import active_runs_json as runs_of
 from mlflow_compliance.lineage.graph import Edge, Graph, Key, Kind, Node
 
-EXPERIMENT_PAGE = 1000
 LOGGED_MODEL_PAGE = 1000
 VERSION_PAGE = 10000
 MODEL_PAGE = 1000
@@ -72,7 +70,7 @@ def read(client: MlflowClient, experiments: tuple[str, ...] | None,
     every readable active experiment, plus ``also``), their logged models, and every
     readable model version and alias."""
     ids = list(experiments) if experiments is not None else sorted(
-        set(_readable_experiments(client)) | (also or set()))
+        {e.experiment_id for e in readable_experiments(client)} | (also or set()))
     progress("experiments", len(ids))
     nodes: list[Node] = []
     edges: list[Edge] = []
@@ -185,18 +183,6 @@ def _name(start: Start) -> str:
 def _chunks(ids: list[str]) -> Iterator[list[str]]:
     for at in range(0, len(ids), EXPERIMENTS_PER_SEARCH):
         yield ids[at:at + EXPERIMENTS_PER_SEARCH]
-
-
-def _readable_experiments(client: MlflowClient) -> list[str]:
-    ids: list[str] = []
-    token = None
-    while True:
-        page = client.search_experiments(view_type=ViewType.ACTIVE_ONLY,
-                                         max_results=EXPERIMENT_PAGE, page_token=token)
-        ids.extend(e.experiment_id for e in page)
-        token = page.token
-        if not token:
-            return ids
 
 
 def _logged_models(client: MlflowClient, experiments: list[str],

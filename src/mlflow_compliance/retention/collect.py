@@ -8,16 +8,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
-from mlflow.entities import ViewType
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from mlflow_compliance.checks.collect import (
-    EXPERIMENT_PAGE,
     VERSION_PAGE,
     Progress,
     active_runs_json,
+    readable_experiments,
 )
 from mlflow_compliance.checks.model import ServerFacts, Target
 from mlflow_compliance.checks.targets import run_target, run_target_from_json, version_target
@@ -33,17 +32,7 @@ class Read:
 
 def experiment_ids(client: MlflowClient, given: tuple[str, ...]) -> list[str]:
     """The experiments given (each must exist), else every active one the caller reads."""
-    if given:
-        return [client.get_experiment(i).experiment_id for i in given]
-    ids: list[str] = []
-    token = None
-    while True:
-        page = client.search_experiments(view_type=ViewType.ACTIVE_ONLY,
-                                         max_results=EXPERIMENT_PAGE, page_token=token)
-        ids.extend(e.experiment_id for e in page)
-        token = page.token
-        if not token:
-            return ids
+    return [e.experiment_id for e in readable_experiments(client, given)]
 
 
 def read(client: MlflowClient, experiments: tuple[str, ...], server: ServerFacts,

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from mlflow_compliance.subjects.pseudonym import PSEUDONYM_BYTES
+from mlflow_compliance.tables import engine_with
 
 CHUNK = 1000
 """Rows per executemany."""
@@ -62,12 +63,7 @@ class SubjectIndex:
 
     @classmethod
     def connect(cls, uri: str) -> SubjectIndex:
-        engine = sa.create_engine(uri, pool_pre_ping=not uri.startswith("sqlite"))
-        try:
-            metadata.create_all(engine)
-        except sa.exc.DatabaseError:  # another worker created it at the same moment
-            metadata.create_all(engine)
-        return cls(engine)
+        return cls(engine_with(uri, metadata))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from mlflow_compliance.subjects.deadline import days_left, deadline, extension
 from mlflow_compliance.subjects.pseudonym import PSEUDONYM_BYTES
+from mlflow_compliance.tables import engine_with
 
 KINDS = {
     "access": "Art. 15", "rectification": "Art. 16", "erasure": "Art. 17",
@@ -150,12 +151,7 @@ class RequestRegister:
 
     @classmethod
     def connect(cls, uri: str) -> RequestRegister:
-        engine = sa.create_engine(uri, pool_pre_ping=not uri.startswith("sqlite"))
-        try:
-            metadata.create_all(engine)
-        except sa.exc.DatabaseError:  # another worker created it at the same moment
-            metadata.create_all(engine)
-        return cls(engine)
+        return cls(engine_with(uri, metadata))
 
     def close(self) -> None:
         self.engine.dispose()

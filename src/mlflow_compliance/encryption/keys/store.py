@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from mlflow_compliance.tables import engine_with
+
 metadata = sa.MetaData()
 
 key_encryption_keys = sa.Table(
@@ -86,9 +88,7 @@ class DataKeyStore:
 
     @classmethod
     def connect(cls, uri: str) -> DataKeyStore:
-        engine = sa.create_engine(uri, pool_pre_ping=not uri.startswith("sqlite"))
-        metadata.create_all(engine)
-        return cls(engine)
+        return cls(engine_with(uri, metadata))
 
     def close(self) -> None:
         self.engine.dispose()
