@@ -220,3 +220,25 @@ def test_check_gate_is_the_servers_recheck_with_its_exit_code(demoting: Server) 
     assert cli(demoting, "check", "--gate", auth=user(demoting)).returncode == 2
     refused = cli(demoting, "check", "--gate", "--model", name, auth=demoting.auth)
     assert refused.returncode == 2 and "--gate" in refused.stderr
+
+
+def test_model_files_that_cannot_be_read_refuse_the_gate_saying_so(tracking: Server) -> None:
+    """Silence never admits: when a stored model file no longer decrypts, the gate cannot
+    compare it with the sign-off and refuses, naming why (a file that is gone is a
+    change: "file ... removed")."""
+    name = f"gone-{uuid.uuid4().hex[:6]}"
+    version, _ = trained(name)
+    assert approve(tracking, name, version, approver(tracking, name)).status_code == 200
+    registered = mlflow.MlflowClient().get_model_version(name, version)
+    model_id = registered.model_id or registered.source.removeprefix("models:/").split("/")[0]
+    stored = [p for p in (tracking.home / "artifacts").rglob("*")
+              if p.is_file() and model_id in str(p)]
+    assert stored, "the model's files were not found in the artifact store"
+    corrupt = next(p for p in stored if p.name == "MLmodel")
+    data = bytearray(corrupt.read_bytes())
+    data[-1] ^= 0xFF  # the last byte of the authenticated ciphertext
+    corrupt.write_bytes(bytes(data))
+    r = set_alias(tracking, name, "production", version)
+    assert r.status_code == 409, r.text
+    assert r.json()["error_code"] == "INVALID_STATE"
+    assert "model files cannot be read" in r.json()["message"]

@@ -123,7 +123,16 @@ class Gate:
         return [f for f in evaluate(self.rules, [target]) if f.status in FAILING]
 
     def evidence(self, loaded: Loaded) -> Evidence:
-        files = model_file_digests(loaded.version.name, str(loaded.version.version))
+        """The version's evidence now; model files that cannot be read (missing, not
+        decryptable, storage down) refuse, saying so: an unread file vouches for
+        nothing."""
+        name, version = loaded.version.name, str(loaded.version.version)
+        try:
+            files = model_file_digests(name, version)
+        except Exception as e:  # any failure to read is a refusal here
+            raise Refused(409, "INVALID_STATE",
+                          f"{loaded.target.name}: its model files cannot be read to compare "
+                          f"with a sign-off ({type(e).__name__}: {str(e)[:200]})") from e
         return evidence_of(loaded.target, files)
 
     def signed(self, name: str, version: str) -> list[Approval]:
