@@ -24,7 +24,7 @@ def users() -> None:
 @click.argument("name")
 @click.option("--password", help="At least 12 characters (not with --sso).")
 @click.option("--sso", is_flag=True, help="Signs in only through OIDC single sign-on.")
-@click.option("--role", type=click.Choice(["user", "auditor", "admin"]), default="user",
+@click.option("--role", type=click.Choice(["user", "auditor", "privacy", "admin"]), default="user",
               show_default=True)
 @click.option("--clearance", "clearances", multiple=True,
               type=click.Choice(["personal-data", "approver"]),

@@ -10,6 +10,9 @@ class Role(StrEnum):
     ADMIN = "admin"  # everything, including user administration
     AUDITOR = "auditor"  # reads everything (audit log included), writes nothing
     USER = "user"  # what their grants allow
+    # Data protection (GDPR Art. 37-39): reads like an auditor and answers data
+    # subjects (index, find, report, erase, requests, legal holds); writes no MLflow data.
+    PRIVACY = "privacy"
 
 
 class Clearance(StrEnum):

@@ -50,10 +50,14 @@ def by_role(principal: Principal, route: Route) -> str | bool | None:
         return True
     if p is Permission.ADMIN:
         return f"{route.action} needs the admin role"
-    if principal.role is Role.AUDITOR:
+    if p is Permission.PRIVACY:
+        if principal.role is Role.PRIVACY:
+            return True
+        return f"{route.action} needs the admin or privacy role"
+    if principal.role in (Role.AUDITOR, Role.PRIVACY):
         if p in (Permission.AUTHENTICATED, Permission.READ):
             return True
-        return f"{route.action} writes; the auditor role only reads"
+        return f"{route.action} writes; the {principal.role.value} role only reads"
     if p in (Permission.AUTHENTICATED, Permission.CREATE):
         return True
     if route.resource is Resource.SERVER:

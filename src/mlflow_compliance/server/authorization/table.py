@@ -14,6 +14,7 @@ Permissions, lowest first:
   on ``Resource.SERVER`` only ``admin`` (and ``auditor`` for ``READ``) passes.
 - ``CREATE``: any principal who may write (not an auditor); the creator then manages
   what it created.
+- ``PRIVACY``: ``admin`` or ``privacy`` (the data-subject routes, GDPR Art. 15-21).
 - ``ADMIN``: only ``admin``.
 """
 
@@ -31,7 +32,8 @@ class Permission(IntEnum):
     EDIT = 3
     MANAGE = 4
     CREATE = 5
-    ADMIN = 6
+    PRIVACY = 6
+    ADMIN = 7
 
 
 class Resource(StrEnum):
@@ -746,20 +748,42 @@ ROUTES: list[Route] = [
     # configured, lapsed ones demoted): admins only.
     route("POST", "/api/2.0/compliance/model-versions/recheck", "model_version.recheck",
           P.ADMIN, R.SERVER),
-    # The data-subject index (server/subjects.py): pseudonymised personal data, admins
-    # only. The run is named for the audit log; a subject id never is (no field here).
-    route("POST", "/api/2.0/compliance/subjects/index", "subject.index", P.ADMIN, R.SERVER,
+    # The data-subject routes (server/subjects.py and its neighbours): pseudonymised
+    # personal data, admins and the privacy role only (GDPR Art. 4(5), 32(1)(a), 37-39).
+    # The run is named for the audit log; a subject id never is (no field here).
+    route("POST", "/api/2.0/compliance/subjects/index", "subject.index", P.PRIVACY, R.SERVER,
           body("run_id")),
-    route("POST", "/api/2.0/compliance/subjects/find", "subject.find", P.ADMIN, R.SERVER),
-    # The request register (server/subject_requests.py, GDPR Art. 12(3), 15-18, 21):
-    # admins only. The audit log names the request by its own id (a uuid, body "id")
-    # and the kind; the subject_id of a create is never named here.
+    route("POST", "/api/2.0/compliance/subjects/find", "subject.find", P.PRIVACY, R.SERVER),
+    # Art. 15(1)-(3): where the person is, the record's answers, their own rows.
+    route("POST", "/api/2.0/compliance/subjects/report", "subject.report", P.PRIVACY,
+          R.SERVER),
+    # Art. 17: the person's rows removed everywhere, a signed certificate (request "id").
+    route("POST", "/api/2.0/compliance/subjects/erase", "subject.erase", P.PRIVACY, R.SERVER,
+          body("request_id")),
+    route("GET", "/api/2.0/compliance/subjects/certificates/get", "subject.certificate.read",
+          P.PRIVACY, R.SERVER, query("id")),
+    # The request register (server/subject_requests.py, GDPR Art. 12(3), 15-18, 21).
+    # The audit log names the request by its own id (a uuid, body "id") and the kind;
+    # the subject_id of a create is never named here.
     route("POST", "/api/2.0/compliance/subjects/requests/create", "subject.request.create",
-          P.ADMIN, R.SERVER),
+          P.PRIVACY, R.SERVER),
     route("POST", "/api/2.0/compliance/subjects/requests/update", "subject.request.update",
-          P.ADMIN, R.SERVER, body("id")),
+          P.PRIVACY, R.SERVER, body("id")),
     route("GET", "/api/2.0/compliance/subjects/requests/list", "subject.request.list",
-          P.ADMIN, R.SERVER),
+          P.PRIVACY, R.SERVER),
+    # Retention (server/retention_routes.py): legal holds (GDPR Art. 17(3)(e)) by admins
+    # and the privacy role; applying retention (shredding, targeted hard delete) and
+    # purging runs by admins only.
+    route("POST", "/api/2.0/compliance/retention/holds/create", "retention.hold.create",
+          P.PRIVACY, R.SERVER),
+    route("POST", "/api/2.0/compliance/retention/holds/release", "retention.hold.release",
+          P.PRIVACY, R.SERVER, body("id")),
+    route("GET", "/api/2.0/compliance/retention/holds/list", "retention.hold.list",
+          P.PRIVACY, R.SERVER),
+    route("POST", "/api/2.0/compliance/retention/apply", "retention.apply", P.ADMIN,
+          R.SERVER, body("run_id")),
+    route("POST", "/api/2.0/compliance/runs/purge", "run.purge", P.ADMIN, R.SERVER,
+          body("run_id")),
     # Self-service (server/administration.py): any signed-in principal, auditors too, on
     # its own account only (who acts comes from authentication, never from the request).
     # A password field is never named here: the audit log records the principal and id.
