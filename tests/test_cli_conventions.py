@@ -159,7 +159,7 @@ def test_every_list_command_has_format_table_or_json() -> None:
     assert {p for p, _ in lists} == {
         "users list", "grants list", "tokens list", "account tokens list", "signoffs list",
         "audit search", "keys status", "record show", "subjects requests list",
-        "retention status",
+        "retention status", "retention holds list",
     }
     for path, command in lists:
         found = option(command, "form")

@@ -69,6 +69,15 @@ def access_logging() -> bool:
     return _switch(ACCESS_LOGGING_ENV)
 
 
+INDEX_ON_LOG_ENV = "MLFLOW_COMPLIANCE_INDEX_ON_LOG"
+
+
+def index_on_log() -> bool:
+    """Index a logged dataset's subject ids from its rows (docs/subjects.md): on unless
+    explicitly false."""
+    return _switch(INDEX_ON_LOG_ENV)
+
+
 def artifact_encryption() -> bool:
     """MLFLOW_ARTIFACT_ENCRYPTION: on unless explicitly false."""
     return _switch(ARTIFACT_ENCRYPTION_ENV)
@@ -141,6 +150,7 @@ def check_compliance_settings() -> None:
     from mlflow_compliance.checks.policy import Policy
 
     strict_record()
+    index_on_log()
     demote_lapsed()
     protected_aliases()
     gate_rules()

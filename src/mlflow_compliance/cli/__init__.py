@@ -31,6 +31,7 @@ COMMANDS = {
     "lineage": "mlflow_compliance.cli.lineage:lineage",
     "retention": "mlflow_compliance.cli.retention:retention",
     "subjects": "mlflow_compliance.cli.subjects:subjects",
+    "runs": "mlflow_compliance.cli.runs:runs",
 }
 # The names before ``<group> <verb>``: hidden, still working for one release.
 ALIASES = {

@@ -2,9 +2,10 @@
 
 ``subjects index`` streams one column of a CSV file to the server in batches; the server
 keeps only keyed hashes of the ids. ``subjects find`` says where one person appears and
-what was made from those runs. Both need an admin (the index is personal data). The id
-looked for is never printed or logged: output says "the subject". Exit codes: 0 done
-(found or not), 2 bad usage, an unreadable file, a refusal or an unreachable server.
+what was made from those runs. Both need an admin or the privacy role (the index is
+personal data). The id looked for is never printed or logged: output says "the
+subject". Exit codes: 0 done (found or not), 2 bad usage, an unreadable file, a
+refusal or an unreachable server.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from rich.table import Table
 
 from mlflow_compliance.cli.errors import InputError
 from mlflow_compliance.cli.remote import call
+from mlflow_compliance.cli.subject_erasure import certificate, erase
+from mlflow_compliance.cli.subject_report import report
 from mlflow_compliance.cli.subject_requests import requests_group
 from mlflow_compliance.subjects.reading import ReadError, batches, ids_from_csv
 
@@ -146,3 +149,6 @@ def find(subject_id: str, form: str, no_lineage: bool) -> None:
 
 
 subjects.add_command(requests_group)
+subjects.add_command(report)
+subjects.add_command(erase)
+subjects.add_command(certificate)

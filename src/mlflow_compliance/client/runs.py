@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import os
+import re
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -10,6 +13,7 @@ from typing import Any
 import mlflow
 from mlflow.models.model import ModelInfo
 
+from mlflow_compliance.encryption.scope import DATASETS_FOLDER
 from mlflow_compliance.project import project_defaults
 from mlflow_compliance.record import (
     PERSONAL_DATA_TAG,
@@ -179,6 +183,7 @@ def log_dataset_with_compliance(
     dataset: Any,
     record: DatasetRecordLike,
     context: str = "training",
+    log_rows: bool | None = None,
 ) -> DatasetRecord:
     """Log ``dataset`` as an input of the active run (one is started if none is) with
     its own record as the input's tags (AI Act Art. 10(2)-(5); GDPR Art. 5(1)(c), 9).
@@ -188,14 +193,74 @@ def log_dataset_with_compliance(
     validated before anything is stored: a bad or self-contradicting record, and a
     personal-data dataset in a run whose record does not declare personal data (GDPR
     Art. 4(1): the run processes what its data holds), raise InvalidComplianceRecord.
+
+    The rows go along when ``log_rows`` is true, or when it is None (the default) and the
+    record declares personal data with ``subject_id_columns`` and the dataset has a
+    pandas DataFrame (``dataset.df``): the frame is logged as the run's artifact
+    ``datasets/<dataset name>/rows.csv`` (encrypted at rest under the dataset's own
+    key) *before* the input, so the server indexes its subject ids when the input
+    arrives (docs/subjects.md; GDPR Art. 15(1), 17: where a person's data is). The
+    dataset's name must then be one safe path segment, else InvalidComplianceRecord
+    names it. ``log_rows=False`` sends metadata only, as ``mlflow.log_input`` does.
     Returns the record as validated.
     """
     parsed = parse_dataset_record(record)
     tags = record_to_tags(parsed)
+    name = _name_of(dataset)
     if parsed.personal_data:
-        _run_declares_personal_data(getattr(dataset, "name", ""))
+        _run_declares_personal_data(name)
+    frame = _rows_to_log(dataset, parsed, log_rows)
+    if frame is not None:
+        _check_folder_name(name)
+        _log_rows(frame, name)
     mlflow.log_input(dataset, context=context, tags=tags)
     return parsed
+
+
+ROWS_FILE = "rows.csv"
+"""The file name of a dataset's rows in its folder ``datasets/<name>/`` of the run."""
+UNSAFE_IN_NAME = re.compile(r"[/\\:#%?\x00-\x1f\x7f]")
+MAX_FOLDER_NAME = 200
+
+
+def _rows_to_log(dataset: Any, parsed: DatasetRecord, log_rows: bool | None) -> Any:
+    """The DataFrame to log as the dataset's rows, or None."""
+    if log_rows is False:
+        return None
+    frame = getattr(dataset, "df", None)
+    if log_rows is True:
+        if frame is None or not hasattr(frame, "to_csv"):
+            raise InvalidComplianceRecord([Problem(
+                "log_rows", f"dataset {_name_of(dataset)!r} has no pandas DataFrame (.df) "
+                "to log; allowed: a dataset of mlflow.data.from_pandas, or log_rows=False")])
+        return frame
+    if not parsed.personal_data or not parsed.subject_id_columns:
+        return None
+    return frame if frame is not None and hasattr(frame, "to_csv") else None
+
+
+def _name_of(dataset: Any) -> str:
+    return str(getattr(dataset, "name", "") or "")
+
+
+def _check_folder_name(name: str) -> None:
+    """The dataset's name becomes the folder ``datasets/<name>``: one path segment."""
+    if (not name or name in (".", "..") or name != name.strip()
+            or len(name) > MAX_FOLDER_NAME or UNSAFE_IN_NAME.search(name)):
+        raise InvalidComplianceRecord([Problem(
+            "dataset.name", f"{name!r} is not one safe path segment; allowed: 1 to "
+            f"{MAX_FOLDER_NAME} characters, no / \\ : # % ? or control characters, not . "
+            "or .., no blanks around")])
+
+
+def _log_rows(frame: Any, name: str) -> None:
+    """The rows as CSV in a private folder (0700, file 0600), logged, then removed."""
+    with tempfile.TemporaryDirectory(prefix="mlflow-compliance-rows-") as folder:
+        path = os.path.join(folder, ROWS_FILE)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w",
+                       newline="", encoding="utf-8") as handle:
+            frame.to_csv(handle, index=False)
+        mlflow.log_artifact(path, artifact_path=f"{DATASETS_FOLDER}/{name}")
 
 
 def _run_declares_personal_data(dataset_name: str) -> None:

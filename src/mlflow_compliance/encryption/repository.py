@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import posixpath
 import shutil
 import tempfile
-from collections.abc import AsyncIterable, Iterator
-from dataclasses import dataclass
-from typing import BinaryIO
+from collections.abc import AsyncIterable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO, cast
 
 from mlflow.entities import FileInfo
 from mlflow.exceptions import MlflowException
@@ -49,6 +50,7 @@ from mlflow_compliance.encryption.stream import (
     DEFAULT_SEGMENT_SIZE,
     EncryptingWriter,
     decrypt_segments,
+    decrypt_whole,
     header_size,
     plaintext_size,
     plaintext_size_for,
@@ -105,6 +107,84 @@ class OpenArtifact:
 
     def close(self) -> None:
         self._source.close()
+
+
+@dataclass
+class StagedFile:
+    """A file written whole beside where it goes, not yet visible there: ``publish``
+    replaces the artifact atomically (a rename on a folder, one PUT on S3), ``discard``
+    leaves nothing behind. ``sha256`` is of the bytes stored (the ciphertext)."""
+
+    path: str
+    sha256: str
+    size: int
+    _local: str
+    _publish: Callable[[str], None]
+    _scratch: str | None = None
+    _done: bool = field(default=False)
+
+    def publish(self) -> None:
+        if self._done:
+            raise RuntimeError(f"{self.path}: already published or discarded")
+        try:
+            self._publish(self._local)
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        self._done = True
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self._local)
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+class _Hashing:
+    """A file that hashes what is written to it."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file, self.hash, self.size = file, hashlib.sha256(), 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self.hash.update(data)
+        self.size += len(data)
+        return self.file.write(data)
+
+
+def stage_into(inner: ArtifactRepository, folder: str | None, path: str,
+               fill: Callable[[BinaryIO], None]) -> StagedFile:
+    """Write the file ``path`` (relative to the repository) with ``fill`` into a staging
+    file: in the target folder itself for a local ``folder`` (hidden by MLflow's local
+    listing, renamed into place), else in a scratch folder to upload from."""
+    path = validate_path_is_safe(path)
+    directory, name = posixpath.split(path)
+    scratch = None
+    if folder is not None:
+        target = os.path.join(folder, os.path.normpath(path))
+        validate_path_within_directory(folder, target)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        descriptor, local = tempfile.mkstemp(dir=os.path.dirname(target), prefix=STAGING_PREFIX)
+
+        def publish(staged: str) -> None:
+            os.replace(staged, target)
+    else:
+        scratch = tempfile.mkdtemp()
+        local = os.path.join(scratch, name)
+        descriptor = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+
+        def publish(staged: str) -> None:
+            inner.log_artifact(staged, directory or None)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            hashing = _Hashing(file)
+            fill(hashing)  # type: ignore[arg-type]
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(local)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return StagedFile(path, hashing.hash.hexdigest(), hashing.size, local, publish, scratch)
 
 
 class EncryptedArtifactRepository(ArtifactRepository, StreamUploadMixin):
@@ -216,6 +296,48 @@ class EncryptedArtifactRepository(ArtifactRepository, StreamUploadMixin):
                 writer.close()
             self.inner.log_artifact(staging, artifact_path)
 
+    def stage_with_key(self, path: str,
+                       data: bytes | Sequence[bytes | memoryview] | BinaryIO,
+                       key_id: str, key: bytes) -> StagedFile:
+        """The file ``path`` encrypted under the GIVEN data key (not its scope's current
+        one), staged: nothing is visible until ``publish``. An erasure stages every file
+        of a dataset under a new key before any is replaced (GDPR Art. 17(1))."""
+
+        def fill(file: BinaryIO) -> None:
+            writer = EncryptingWriter(file, key, key_id)
+            if isinstance(data, bytes | bytearray | memoryview):
+                writer.write(data)
+            elif isinstance(data, tuple | list):
+                for piece in data:  # consecutive pieces of one file, e.g. rows.Split
+                    writer.write(piece)
+            else:
+                writer.write_from(cast(BinaryIO, data))
+            writer.close()
+
+        return stage_into(self.inner, self._folder, path, fill)
+
+    def write_with_key(self, path: str, data: bytes | BinaryIO, key_id: str,
+                       key: bytes) -> str:
+        """Replace ``path`` atomically with ``data`` encrypted under the given key; the
+        SHA-256 of the ciphertext stored."""
+        staged = self.stage_with_key(path, data, key_id, key)
+        staged.publish()
+        return staged.sha256
+
+    def read_with_key_id(self, path: str) -> tuple[bytearray, str]:
+        """The whole plaintext of ``path`` and the id of the data key it is under."""
+        path = validate_path_is_safe(path)
+        source, ciphertext_size = self._open_ciphertext(path)
+        try:
+            header = read_header(source)
+            key = self.keyring.key_for_reading(header.key_id)
+            size = plaintext_size(ciphertext_size, header)
+            return decrypt_whole(source, key, header, size), header.key_id
+        except (UntrustedCiphertext, KeyringError) as error:
+            raise problem(path, error) from None
+        finally:
+            source.close()
+
     # --- reading ------------------------------------------------------------------
 
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
@@ -317,4 +439,6 @@ def _scope_prefix(artifact_uri: str) -> str:
     return ""
 
 
-__all__ = ["SCHEME_PREFIX", "EncryptedArtifactRepository", "OpenArtifact", "inner_uri"]
+__all__ = ["SCHEME_PREFIX", "EncryptedArtifactRepository", "OpenArtifact", "StagedFile",
+           "inner_uri",
+           "stage_into"]

@@ -119,7 +119,7 @@ class EncryptingWriter:
         dst.write(self.header.raw)
         self.bytes_written = self.header.size
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | bytearray | memoryview) -> int:
         self._check_open()
         view, size = memoryview(data).cast("B"), len(self._plain)
         while view:
@@ -200,6 +200,18 @@ def decrypt_segments(src: BinaryIO, key: bytes, header: Header | None = None) ->
     return (bytes(view) for view in views)  # a copy: the views share one buffer
 
 
+def decrypt_whole(src: BinaryIO, key: bytes, header: Header, size: int) -> bytearray:
+    """All of the plaintext, ``size`` bytes (``plaintext_size``), decrypted straight into
+    one buffer; UntrustedCiphertext as ``decrypt_segments``. For work on a whole file
+    (an erasure searching a dataset's rows), where copying segment by segment into a
+    growing buffer cost as much as the decryption."""
+    whole = bytearray(size)
+    views = _open_segments(src, _file_cipher(key, header), header, memoryview(whole))
+    if sum(len(view) for view in views) != size:
+        raise UntrustedCiphertext("shorter than its size says")
+    return whole
+
+
 def decrypt_stream(src: BinaryIO, dst: BinaryIO, key: bytes, header: Header | None = None) -> int:
     """Decrypt all of ``src`` into ``dst``; return the plaintext bytes written.
 
@@ -234,15 +246,23 @@ def header_size(key_id_size: int) -> int:
     return _FIXED.size + key_id_size + SALT_SIZE + NONCE_PREFIX_SIZE
 
 
-def _open_segments(src: BinaryIO, cipher: AESGCM, header: Header) -> Iterator[memoryview]:
-    """Plaintext segments as views of one reused buffer, each valid until the next."""
+def _open_segments(src: BinaryIO, cipher: AESGCM, header: Header,
+                   into: memoryview | None = None) -> Iterator[memoryview]:
+    """Plaintext segments as views of one reused buffer, each valid until the next; or,
+    with ``into``, decrypted straight into it one after the other (no copy)."""
     sealed = memoryview(bytearray(header.segment_size + TAG_SIZE))
-    plain = memoryview(bytearray(header.segment_size))
+    plain = memoryview(bytearray(header.segment_size)) if into is None else into
+    at = 0
     for index in range(MAX_SEGMENTS):
         size = _fill(src, sealed)
         if not size:
             raise UntrustedCiphertext("truncated: no final segment")
-        segment, out = sealed[:size], plain[: max(0, size - TAG_SIZE)]
+        length = max(0, size - TAG_SIZE)
+        if into is not None and at + length > len(into):
+            raise UntrustedCiphertext("longer than its size says")
+        segment, out = sealed[:size], plain[at : at + length]
+        if into is not None:
+            at += length
         # A full-size segment is a middle one, or else a full-size final one (age's rule).
         if size == len(sealed) and _open(cipher, header, index, segment, out, final=False):
             yield out

@@ -44,7 +44,11 @@ DATASET_HEADER = """
 Stored as tags on an MLflow dataset input: `mlflow.log_input(dataset, context="training",
 tags=...)`, or `mlflow_compliance.log_dataset_with_compliance(dataset, record)`, which
 validates the record first. A run that uses a dataset with personal data cannot declare
-`compliance.gdpr.personal_data = false` itself.
+`compliance.gdpr.personal_data = false` itself. When the record declares personal data
+with `compliance.dataset.subject_id_columns`, `log_dataset_with_compliance` also logs a
+pandas dataset's rows as the run's artifact `datasets/<name>/rows.csv` (encrypted at
+rest; `log_rows=False` to skip), and the server indexes the subjects' ids from it
+([subjects.md](subjects.md), "Indexing when a dataset is logged").
 
 | tag | article | what it records | allowed values |
 |---|---|---|---|

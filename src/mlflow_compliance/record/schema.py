@@ -229,6 +229,19 @@ class GdprRecord(BaseModel):
         "GDPR Art. 30(1)(a), 37(7)",
         "Contact details of the data protection officer.",
     )
+    recipients: list[Label] | None = record_field(
+        "compliance.gdpr.recipients",
+        "GDPR Art. 13(1)(e), 15(1)(c), 30(1)(d)",
+        "The recipients or categories of recipients to whom the personal data is "
+        "disclosed, e.g. payment processor, credit bureau.",
+    )
+    automated_decisions: Statement | None = record_field(
+        "compliance.gdpr.automated_decisions",
+        "GDPR Art. 13(2)(f), 15(1)(h), 22",
+        "Whether decisions based solely on automated processing, including profiling, are "
+        "made with the data; if so, the logic involved, their significance and the "
+        "envisaged consequences for the person.",
+    )
     transfers_outside_eu: bool | None = record_field(
         "compliance.gdpr.transfers_outside_eu",
         "GDPR Art. 44, 30(1)(e)",

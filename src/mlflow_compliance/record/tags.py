@@ -59,9 +59,17 @@ __all__ = [
 ]
 
 
+TRAINED_ON_ERASED_DATA_TAG = "compliance.gdpr.trained_on_erased_data"
+"""Set by the server only, on a model version made from data a person had erased (GDPR
+Art. 17, subjects/erasure/flags.py): a finding about the version, not part of the
+record its team writes, so no client may set or delete it (server/claims.py)."""
+SERVER_OWNED = frozenset({TRAINED_ON_ERASED_DATA_TAG})
+
+
 def is_compliance_tag(key: str) -> bool:
-    """Whether the tag key belongs to the compliance record's namespace."""
-    return key.startswith(PREFIX) or key in SEED_TAGS
+    """Whether the tag key belongs to the compliance record's namespace (the tags the
+    server sets itself are not the record's)."""
+    return (key.startswith(PREFIX) or key in SEED_TAGS) and key not in SERVER_OWNED
 
 
 def declares_personal_data(value: str | None) -> bool:

@@ -11,8 +11,9 @@ Erasure yields only on the grounds GDPR Art. 17(3) lists; the one recognised her
 high-risk AI system keep its technical documentation for 10 years after the system is
 placed on the market or put into service. This module counts those 10 years from the
 model version's creation (the earliest the version can have been placed on the market,
-so a lower bound), for the version and its source run. There is no legal hold register
-yet: nothing else keeps a target.
+so a lower bound), for the version and its source run. The other is (e), legal claims:
+an active legal hold (retention/holds.py) on the run, its experiment or a registered
+model made from it keeps the run until the hold is released.
 """
 
 from __future__ import annotations
@@ -20,25 +21,32 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlflow_compliance.checks.model import Kind, Target
 from mlflow_compliance.record.schema import RiskClass
 from mlflow_compliance.record.values import period_days
 
+if TYPE_CHECKING:
+    from mlflow_compliance.retention.holds import Hold
+
 AI_ACT_KEEP_YEARS = 10
-NO_HOLD_REGISTER = "no legal hold register yet"
+ART_18_GROUND = "GDPR Art. 17(3)(b)"
 DUE = "due for erasure or anonymisation (GDPR Art. 5(1)(e))"
 ART_17_3 = (
     "GDPR Art. 17(3): erasure yields only on the grounds it lists: (a) freedom of "
     "expression and information, (b) a legal obligation or a task in the public interest, "
-    "(c) public health, (d) archiving, research or statistics, (e) legal claims; of these "
-    "only AI Act Art. 18 (a legal obligation, (b)) is recognised here, and there is "
-    f"{NO_HOLD_REGISTER}"
+    "(c) public health, (d) archiving, research or statistics, (e) legal claims; here AI "
+    "Act Art. 18 (a legal obligation, (b)) and the legal holds of the register (on their "
+    "recorded ground, (e) unless said otherwise) keep a target"
 )
 KEPT_ACTION = (
     "kept by AI Act Art. 18 (GDPR Art. 17(3)(b)): keep what the technical documentation "
     "needs; erase or anonymise the rest of the personal data"
+)
+HELD_ACTION = (
+    "kept by a legal hold (GDPR Art. 17(3)(e)): keep it all until the hold is released, "
+    "then erase or anonymise"
 )
 
 
@@ -46,12 +54,19 @@ KEPT_ACTION = (
 class Keeping:
     """What keeps a target past its retention, and until when."""
 
-    ground: str  # e.g. "AI Act Art. 18"
-    until: date
+    ground: str  # e.g. "AI Act Art. 18", "legal hold <id>"
+    until: date | None  # None: until released (a legal hold)
     reason: str  # one line
+    article: str = ART_18_GROUND  # the GDPR Art. 17(3) ground erasure yields to
 
-    def as_dict(self) -> dict[str, str]:
-        return {"ground": self.ground, "until": self.until.isoformat(), "reason": self.reason}
+    @property
+    def held(self) -> bool:
+        return self.ground.startswith("legal hold")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ground": self.ground, "article": self.article,
+                "until": self.until.isoformat() if self.until else None,
+                "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -90,7 +105,9 @@ class RetentionStatus:
         if self.personal_data is False:
             return "past its declared retention; no personal data declared (GDPR Art. 5(1)(e) "\
                 "does not apply)"
-        return KEPT_ACTION if self.kept_by else DUE
+        if not self.kept_by:
+            return DUE
+        return KEPT_ACTION if any(not k.held for k in self.kept_by) else HELD_ACTION
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -158,11 +175,50 @@ def keepings_by_run(versions: Iterable[Target], on: date) -> dict[str, list[Keep
     return found
 
 
+def hold_keeping(hold: Hold) -> Keeping:
+    """GDPR Art. 17(3)(e) (or the hold's recorded ground): kept until released."""
+    return Keeping(f"legal hold {hold.id}", None,
+                   f"{hold.kind.replace('_', ' ')} {hold.target} held by {hold.created_by}: "
+                   f"{hold.reason}", hold.ground)
+
+
+def keepings_by_hold(holds: Iterable[Hold], runs: Iterable[Target],
+                     versions: Iterable[Target]) -> dict[str, list[Keeping]]:
+    """Target id (run id, ``name/version``) -> the keepings of the active holds covering
+    it: a run by a hold on itself, its experiment or a registered model with a version
+    made from it; a version by a hold on its model, its source run or that run's
+    experiment."""
+    active = [h for h in holds if h.active]
+    if not active:
+        return {}
+    versions = list(versions)
+    models_of: dict[str, list[str]] = {}
+    for version in versions:
+        if version.run is not None:
+            models_of.setdefault(version.run.id, []).append(version.id.rsplit("/", 1)[0])
+    found: dict[str, list[Keeping]] = {}
+    for run in runs:
+        for hold in active:
+            if hold.covers(run.experiment_id, run.id, models_of.get(run.id, ())):
+                found.setdefault(run.id, []).append(hold_keeping(hold))
+    for version in versions:
+        model = version.id.rsplit("/", 1)[0]
+        source = version.run
+        for hold in active:
+            if (hold.kind == "registered_model" and hold.target == model) or (
+                    source is not None and hold.kind != "registered_model"
+                    and hold.covers(source.experiment_id, source.id)):
+                found.setdefault(version.id, []).append(hold_keeping(hold))
+    return found
+
+
 def status(target: Target, on: date,
-           run_keepings: Mapping[str, list[Keeping]] | None = None) -> RetentionStatus | None:
+           run_keepings: Mapping[str, list[Keeping]] | None = None,
+           held: Mapping[str, list[Keeping]] | None = None) -> RetentionStatus | None:
     """The retention status of a run or model version on ``on``; None when it declares
     no retention. A version is kept by its own Art. 18 keeping, a run by those of the
-    high-risk versions made from it (``run_keepings``, from :func:`keepings_by_run`)."""
+    high-risk versions made from it (``run_keepings``, from :func:`keepings_by_run`);
+    either by the legal holds covering it (``held``, from :func:`keepings_by_hold`)."""
     if target.kind not in (Kind.RUN, Kind.MODEL_VERSION):
         return None
     end = retention_end(target)
@@ -174,6 +230,7 @@ def status(target: Target, on: date,
         kept = (own,) if own else ()
     else:
         kept = tuple((run_keepings or {}).get(target.id, ()))
+    kept += tuple((held or {}).get(target.id, ()))
     assert target.record is not None  # retention_end found one
     return RetentionStatus(
         kind=target.kind, id=target.id, name=target.name, experiment_id=target.experiment_id,

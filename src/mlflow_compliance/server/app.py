@@ -6,8 +6,9 @@ every worker. The request path of DESIGN.md, outermost first:
     audit -> browser protections (Host, Origin, JSON content type; MLflow's settings)
     -> authentication -> limits before authentication -> seed's GET search
     -> authorization (one decision, left in the scope) -> the signed-in user's account
-    (MLflow's UI) -> administration API -> data-subject index
-    -> search limits -> surface hardening -> identity claims -> compliance validation
+    (MLflow's UI) -> administration API -> retention -> data-subject index
+    -> indexing of logged datasets' subjects (after MLflow's answer) -> search limits
+    -> surface hardening -> identity claims -> compliance validation
     -> promotion gate -> encrypted downloads (decrypting as they stream)
     -> MLflow (FastAPI + Flask)
 
@@ -48,9 +49,11 @@ from mlflow_compliance.server.need_to_know import need_to_know
 from mlflow_compliance.server.no_delay import no_delay_on_tcp_sockets
 from mlflow_compliance.server.promotion_gate import PromotionGate
 from mlflow_compliance.server.record_rules import RecordRules
+from mlflow_compliance.server.retention_routes import Retention
 from mlflow_compliance.server.search_limits import SearchLimits
 from mlflow_compliance.server.seed_search import SeedSearch
 from mlflow_compliance.server.starts import record_start
+from mlflow_compliance.server.subject_indexing import SubjectIndexing
 from mlflow_compliance.server.subjects import Subjects
 from mlflow_compliance.server.surface import SurfaceHardening
 from mlflow_compliance.server.validation import ComplianceValidation
@@ -131,7 +134,9 @@ def create_app() -> ASGIApp:
     app = IdentityClaims(app)
     app = SurfaceHardening(app)
     app = SearchLimits(app)
-    app = Subjects(app, uri)
+    app = SubjectIndexing(app, uri)
+    app = Subjects(app, uri, signer)
+    app = Retention(app, uri)
     app = Administration(app, store, audit, info)
     app = Account(app, store)
     app = Authorization(app, store, defaults=Defaults.from_env())

@@ -7,6 +7,9 @@ refuses a later write of the ``mlflow.user`` tag. Likewise it sets the model ver
 tag ``mlflow.compliance.registered_by`` from the principal on ``model-versions/create``
 (a value the client sends is replaced) and refuses any later write or delete of it:
 four-eyes release (server/gate) reads who trained and who registered from these.
+The tag ``compliance.gdpr.trained_on_erased_data`` is the server's too: only an erasure
+sets it (GDPR Art. 17, subjects/erasure/flags.py), so no client may set it (at
+registration or later) or delete it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlflow_compliance.identity.principal import ANONYMOUS, SCOPE_KEY, Principal
+from mlflow_compliance.record.tags import TRAINED_ON_ERASED_DATA_TAG
 from mlflow_compliance.server.authorization.layer import decided_route
 from mlflow_compliance.server.body import BodyTooLarge, json_body, with_body
 from mlflow_compliance.server.errors import send_error, send_too_large
@@ -29,6 +33,8 @@ VERSION_CREATE = "/api/2.0/mlflow/model-versions/create"
 VERSION_TAG_ROUTES = {("POST", "/api/2.0/mlflow/model-versions/set-tag"),
                       ("DELETE", "/api/2.0/mlflow/model-versions/delete-tag")}
 SERVER_SET = "set by the server from the authenticated user"
+ERASURE_SET = ("set by the server when data a version was trained on is erased (GDPR Art. "
+               "17); it cannot be set or deleted")
 
 
 class IdentityClaims:
@@ -65,6 +71,11 @@ class IdentityClaims:
             payload, receive = await json_body(scope, receive)
         except BodyTooLarge:
             await send_too_large(send)
+            return
+        if any(key == TRAINED_ON_ERASED_DATA_TAG for key, _ in tags_in(payload)) or (
+                isinstance(payload, dict) and payload.get("key") == TRAINED_ON_ERASED_DATA_TAG):
+            await send_error(send, 400, "INVALID_PARAMETER_VALUE",
+                             f"{TRAINED_ON_ERASED_DATA_TAG}: {ERASURE_SET}")
             return
         if path != VERSION_CREATE:
             if isinstance(payload, dict) and payload.get("key") == REGISTERED_BY_TAG:

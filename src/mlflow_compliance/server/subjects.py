@@ -2,11 +2,11 @@
 
 ``subjects/index`` adds a batch of subject ids of one run's dataset column;
 ``subjects/find`` says where one person appears (GDPR Art. 15(1)); this layer also
-answers the request register's routes (``subject_requests.py``). Index and find are POST, so a
-subject id is never in a URL or an access log line. The route table marks them
-``ADMIN``: the index is pseudonymised personal data (Art. 4(5), 32(1)(a)). The audit
-log records who asked and the run, never the id: the table names no id field, and the
-decision noted here holds counts only.
+answers the request register's routes (``subject_requests.py``). Index and find are
+POST, so a subject id is never in a URL or an access log line. The route table marks
+them ``PRIVACY`` (admins and the privacy role): the index is pseudonymised personal
+data (Art. 4(5), 32(1)(a)). The audit log records who asked and the run, never the id:
+the table names no id field, and the decision noted here holds counts only.
 """
 
 from __future__ import annotations
@@ -21,10 +21,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mlflow_compliance.audit.signing import Signer
 from mlflow_compliance.encryption.keys.errors import KeyringError
 from mlflow_compliance.server.administration import PREFIX
 from mlflow_compliance.server.audit import note
 from mlflow_compliance.server.errors import error_response
+from mlflow_compliance.server.subject_erasure import erasure_routes
+from mlflow_compliance.server.subject_report import report_routes
 from mlflow_compliance.server.subject_requests import RequestService, request_routes
 from mlflow_compliance.subjects.declared import Refused, declared_place
 from mlflow_compliance.subjects.index import SubjectIndex, occurrences_json
@@ -133,7 +136,7 @@ def _endpoint(handle: Callable[[dict[str, Any]], dict[str, Any]],
 class Subjects:
     """ASGI layer: answers the ``subjects/...`` routes, hands the rest on."""
 
-    def __init__(self, app: ASGIApp, uri: str) -> None:
+    def __init__(self, app: ASGIApp, uri: str, signer: Signer | None = None) -> None:
         self.app = app
         service = SubjectService(SubjectIndex.connect(uri))
         routes = [
@@ -148,6 +151,13 @@ class Subjects:
             *request_routes(RequestService(
                 RequestRegister.connect(uri),
                 lambda subject_id: service._pseudonymiser().pseudonym(subject_id))),
+            # the access report (GDPR Art. 15): server/subject_report.py
+            *report_routes(service.index, RequestRegister.connect(uri),
+                           lambda subject_id: service._pseudonymiser().pseudonym(subject_id)),
+            # erasure (GDPR Art. 17) and its certificates: server/subject_erasure.py
+            *erasure_routes(uri, RequestRegister.connect(uri),
+                            lambda subject_id: service._pseudonymiser().pseudonym(subject_id),
+                            signer),
         ]
         self.paths = {r.path for r in routes}
         self.router = Router(routes)

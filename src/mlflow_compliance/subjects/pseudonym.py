@@ -11,7 +11,6 @@ techniques and best practices", 2019); a keyed one does not without the key. Art
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import unicodedata
 
@@ -51,5 +50,6 @@ class Pseudonymiser:
 
     def pseudonym(self, subject_id: str) -> bytes:
         """32 bytes: HMAC-SHA256 of the normalised id."""
-        return hmac.new(self._key, normalise(subject_id).encode("utf-8"),
-                        hashlib.sha256).digest()
+        # hmac.digest: the one-shot C implementation, several times faster than
+        # hmac.new(...).digest() for short messages, same HMAC-SHA256 (RFC 2104)
+        return hmac.digest(self._key, normalise(subject_id).encode("utf-8"), "sha256")

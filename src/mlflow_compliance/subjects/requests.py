@@ -226,6 +226,14 @@ class RequestRegister:
         with self.engine.connect() as c:
             return [SubjectRequest(*row) for row in c.execute(query).all()]
 
+    def of_subject(self, pseudonym: bytes) -> builtins.list[SubjectRequest]:
+        """The requests of one person (by pseudonym), oldest first."""
+        t = subject_requests.c
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(*_SHOWN).where(t.pseudonym == pseudonym)
+                             .order_by(t.received_on, t.id)).all()
+        return [SubjectRequest(*row) for row in rows]
+
     def history(self, request_id: str) -> builtins.list[dict[str, Any]]:
         """Who changed the request, to what, when; oldest first."""
         h = subject_request_history.c

@@ -24,6 +24,14 @@ _CACHE_SIZE = 4096
 # old key-encryption key: a writer that wrapped under it just before the switch has
 # either committed by then or will be refused and wrap again (see DataKeyStore.insert).
 ROTATION_GRACE_SECONDS = 1.0
+PENDING = "@pending:"
+"""A scope's key being written under before it replaces the scope's key."""
+ERASED = "@erased:"
+"""A scope's former key, shredded when a new key replaced it."""
+
+
+def pending_scope(scope: str, key_id: str) -> str:
+    return f"{scope}{PENDING}{key_id}"
 
 
 @dataclass
@@ -85,18 +93,76 @@ class Keyring:
             row = self.store.by_scope(scope)
             if row is not None:
                 return row.id, self.key_for_reading(row.id)
+            made = self._new_key(lambda key_id: scope)
+            if made is not None:
+                return made
+        raise KeyringError(f"could not store a data key for {scope}: the keyring kept changing")
+
+    def pending_key(self, scope: str) -> tuple[str, bytes]:
+        """A NEW data key for ``scope`` while its current one stays live: stored under
+        ``<scope>@pending:<id>`` until :meth:`replace` gives it the scope. Files written
+        under it name it in their header, so they are readable from the start (the
+        rewrite of an erasure, GDPR Art. 17(1), before the old key is shredded)."""
+        for _ in range(5):
+            made = self._new_key(lambda key_id: pending_scope(scope, key_id))
+            if made is not None:
+                return made
+        raise KeyringError(f"could not store a data key for {scope}: the keyring kept changing")
+
+    def pending_keys(self, scopes: list[str]) -> list[tuple[str, bytes]]:
+        """:meth:`pending_key` for several scopes, stored in ONE transaction (an erasure
+        across many datasets: one commit, not one per dataset)."""
+        for _ in range(5):
             current = self.store.current_kek()
             if current is None:
-                raise KeyringError(
-                    "no key-encryption key yet: start the server with `mlflow-compliance "
-                    "server`, which creates one"
-                )
-            key_id, key = new_data_key_id(), secrets.token_bytes(32)
-            wrapped = self._provider(current.id).wrap(current.id, key, key_id)
-            if self.store.insert(key_id, scope, current.id, wrapped):
-                self._remember((key_id, current.id), key)
-                return key_id, key
-        raise KeyringError(f"could not store a data key for {scope}: the keyring kept changing")
+                return [self.pending_key(scope) for scope in scopes]  # says why
+            provider = self._provider(current.id)
+            made = [(new_data_key_id(), secrets.token_bytes(32)) for _ in scopes]
+            rows = [(key_id, pending_scope(scope, key_id),
+                     provider.wrap(current.id, key, key_id))
+                    for scope, (key_id, key) in zip(scopes, made, strict=True)]
+            if self.store.insert_all(rows, current.id):
+                for key_id, key in made:
+                    self._remember((key_id, current.id), key)
+                return made
+        raise KeyringError("could not store new data keys: the keyring kept changing")
+
+    def replace(self, scope: str, pending_id: str, by: str) -> str | None:
+        """In one transaction: the current key of ``scope`` is renamed
+        ``<scope>@erased:<id>`` and shredded (its tombstone says when and by whom), and
+        the pending key ``pending_id`` becomes the key of ``scope``; the shredded key's
+        id (None if ``scope`` had none). Files still under the old key can never be read
+        again: old copies in backups included (crypto-shredding)."""
+        return self.replace_all([(scope, pending_id)], by)[0]
+
+    def replace_all(self, swaps: list[tuple[str, str]], by: str) -> list[str | None]:
+        """:meth:`replace` for several (scope, pending id), all in ONE transaction."""
+        try:
+            return self.store.replace(
+                [(scope, pending_id, pending_scope(scope, pending_id), f"{scope}{ERASED}{{old}}")
+                 for scope, pending_id in swaps], by)
+        except LookupError as e:
+            raise KeyringError(str(e)) from None
+
+    def discard_pending(self, scope: str, pending_id: str) -> None:
+        """Forget a pending key of ``scope`` that no published file uses."""
+        self.store.delete_unused(pending_id, pending_scope(scope, pending_id))
+
+    def _new_key(self, scope_for: Callable[[str], str]) -> tuple[str, bytes] | None:
+        """A new data key stored under ``scope_for(its id)``; None if another writer or
+        a rotation got in the way (the caller tries again)."""
+        current = self.store.current_kek()
+        if current is None:
+            raise KeyringError(
+                "no key-encryption key yet: start the server with `mlflow-compliance "
+                "server`, which creates one"
+            )
+        key_id, key = new_data_key_id(), secrets.token_bytes(32)
+        wrapped = self._provider(current.id).wrap(current.id, key, key_id)
+        if not self.store.insert(key_id, scope_for(key_id), current.id, wrapped):
+            return None
+        self._remember((key_id, current.id), key)
+        return key_id, key
 
     def key_for_reading(self, key_id: str) -> bytes:
         """The data key ``key_id``; ArtifactErased if it was shredded."""

@@ -53,6 +53,10 @@ _BY_SCOPE = sa.text(
 ).columns(shredded_at=sa.DateTime(timezone=True), wrapped=sa.LargeBinary)
 
 
+class _Refused(Exception):
+    """One insert of a batch was refused: the whole batch is rolled back."""
+
+
 @dataclass(frozen=True)
 class DataKeyRow:
     id: str
@@ -148,28 +152,36 @@ class DataKeyStore:
         """Store a new data key; False if another writer stored one for ``scope`` first,
         or ``kek_id`` stopped being the current key-encryption key (a rotation began:
         the caller wraps again under the new one, so rotation never misses a key)."""
+        return self.insert_all([(key_id, scope, wrapped)], kek_id)
+
+    def insert_all(self, keys: list[tuple[str, str, bytes]], kek_id: str) -> bool:
+        """Store new data keys (id, scope, wrapped), all wrapped by ``kek_id``, in ONE
+        transaction: all of them, or none (False) as :meth:`insert` says."""
         still_current = sa.exists().where(
             key_encryption_keys.c.id == kek_id, key_encryption_keys.c.state == "current"
         )
-        row = sa.select(
-            sa.literal(key_id, sa.String),
-            sa.literal(scope, sa.String),
-            sa.literal(kek_id, sa.String),
-            sa.literal(wrapped, sa.LargeBinary),
-            sa.literal(now(), sa.DateTime(timezone=True)),
-        ).where(still_current)
         columns = ["id", "scope", "kek_id", "wrapped", "created_at"]
         try:
             with self.engine.begin() as c:
-                # preserve_rowcount: without it an INSERT's rowcount is -1 on psycopg 3
-                # (truthy), and a refused insert would look stored
-                inserted = c.execute(
-                    data_keys.insert().from_select(columns, row),
-                    execution_options={"preserve_rowcount": True},
-                )
-        except sa.exc.IntegrityError:
+                for key_id, scope, wrapped in keys:
+                    row = sa.select(
+                        sa.literal(key_id, sa.String),
+                        sa.literal(scope, sa.String),
+                        sa.literal(kek_id, sa.String),
+                        sa.literal(wrapped, sa.LargeBinary),
+                        sa.literal(now(), sa.DateTime(timezone=True)),
+                    ).where(still_current)
+                    # preserve_rowcount: without it an INSERT's rowcount is -1 on
+                    # psycopg 3 (truthy), and a refused insert would look stored
+                    inserted = c.execute(
+                        data_keys.insert().from_select(columns, row),
+                        execution_options={"preserve_rowcount": True},
+                    )
+                    if not inserted.rowcount:
+                        raise _Refused
+        except (sa.exc.IntegrityError, _Refused):
             return False
-        return bool(inserted.rowcount)
+        return True
 
     def rewrap(self, key_id: str, old_kek: str, new_kek: str, wrapped: bytes) -> bool:
         """Move one data key to ``new_kek``, only if it is still under ``old_kek`` and
@@ -211,6 +223,35 @@ class DataKeyStore:
                 .values(wrapped=None, kek_id=None, shredded_at=now(), shredded_by=by)
             )
         return scopes
+
+    def replace(self, swaps: list[tuple[str, str, str, str]], by: str) -> list[str | None]:
+        """In ONE transaction, for each (scope, pending id, pending scope, erased scope):
+        the data key of ``scope`` (if any) is renamed to its erased scope (``{old}``
+        there stands for its id) and shredded, and the pending key takes ``scope``; the
+        old keys' ids. Nothing changes if one pending key is not there (live)."""
+        d = data_keys.c
+        olds: list[str | None] = []
+        with self.engine.begin() as c:
+            for scope, pending_id, pending_scope, erased_scope in swaps:
+                pending = c.execute(sa.select(d.id).where(
+                    d.id == pending_id, d.scope == pending_scope, d.wrapped.is_not(None)
+                )).first()
+                if pending is None:
+                    raise LookupError(f"no live pending data key {pending_id} for {scope}")
+                old = c.execute(sa.select(d.id).where(d.scope == scope)).first()
+                if old is not None:
+                    c.execute(data_keys.update().where(d.id == old.id).values(
+                        scope=erased_scope.replace("{old}", old.id), wrapped=None,
+                        kek_id=None, shredded_at=now(), shredded_by=by))
+                c.execute(data_keys.update().where(d.id == pending_id).values(scope=scope))
+                olds.append(old.id if old is not None else None)
+        return olds
+
+    def delete_unused(self, key_id: str, scope: str) -> None:
+        """Remove a data key nothing was ever published under (a pending key given up)."""
+        with self.engine.begin() as c:
+            c.execute(data_keys.delete().where(data_keys.c.id == key_id,
+                                               data_keys.c.scope == scope))
 
     def scopes_under(self, prefix: str) -> list[str]:
         """The live scopes equal to ``prefix`` or nested under it (``prefix/...``)."""

@@ -27,6 +27,7 @@ from mlflow_compliance.checks.references import with_evidence
 from mlflow_compliance.checks.signoff_evidence import Evidence, changes, evidence_of
 from mlflow_compliance.checks.targets import run_target, version_target
 from mlflow_compliance.identity.principal import Clearance, Principal, Role
+from mlflow_compliance.record.tags import TRAINED_ON_ERASED_DATA_TAG
 from mlflow_compliance.server.claims import REGISTERED_BY_TAG
 from mlflow_compliance.server.gate.model_files import artifact_exists, model_file_digests
 
@@ -83,6 +84,18 @@ def expired_retention(target: Target, today: date) -> str | None:
     if until is not None and until < today:
         return f"{RETENTION_UNTIL_TAG}: the retention period ended on {until.isoformat()}"
     return None
+
+
+def trained_on_erased_data(version: ModelVersion) -> str | None:
+    """The reason a version trained on data erased under GDPR Art. 17 is refused: a
+    model may retain what it learnt from the rows (EDPB Opinion 28/2024); a version
+    retrained without them (not flagged) replaces it."""
+    certificate = (version.tags or {}).get(TRAINED_ON_ERASED_DATA_TAG)
+    if not certificate:
+        return None
+    return (f"{TRAINED_ON_ERASED_DATA_TAG}: trained on personal data erased under GDPR "
+            f"Art. 17 (erasure certificate {certificate}); register a version retrained "
+            "without it")
 
 
 class Gate:
@@ -148,6 +161,8 @@ class Gate:
         target = loaded.target
         failing = self.failures(target)
         reasons = [f"{f.rule_id}: {f.message}" for f in failing]
+        if erased := trained_on_erased_data(loaded.version):
+            reasons.insert(0, erased)
         if expired := expired_retention(target, target.today):
             reasons.append(expired)
         signed = self.signed(name, version)
@@ -172,6 +187,8 @@ class Gate:
         loaded = self.load(name, version)
         found = self.status(name, version, loaded)
         label = loaded.target.name
+        if erased := trained_on_erased_data(loaded.version):
+            raise Refused(403, "PERMISSION_DENIED", f"{label} cannot get {what}: {erased}")
         if found.failing:
             ids = ", ".join(f.rule_id for f in found.failing)
             raise Refused(403, "PERMISSION_DENIED",
