@@ -52,6 +52,9 @@ FULL = {
         "dpia_completed_on": "2026-01-15",
         "controller_contact": "ACME GmbH, privacy@acme.example",
         "dpo_contact": "dpo@acme.example",
+        "recipients": ["payment processor", "credit bureau"],
+        "automated_decisions": "No decision is made without a person: scores only rank "
+                               "the cases a claims handler reviews",
         "transfers_outside_eu": True,
         "transfer_safeguard": "standard_contractual_clauses",
     },
@@ -72,7 +75,7 @@ FULL = {
 
 
 def test_every_field_is_one_tag_that_names_its_article() -> None:
-    assert len(FIELDS) == 29
+    assert len(FIELDS) == 31
     for tag, field in FIELDS.items():
         assert tag == "compliance" or tag == "data_privacy" or tag.startswith("compliance.")
         assert ("Art." in field.article) or ("Annex" in field.article), tag
@@ -87,8 +90,9 @@ def test_seed_tags_keep_the_seed_names_and_values() -> None:
 def test_full_record_round_trips_through_tags() -> None:
     record = parse_record(FULL)
     tags = record_to_tags(record)
-    assert len(tags) == 29
+    assert len(tags) == 31
     assert tags["compliance"] == "GDPR,AI Act"
+    assert tags["compliance.gdpr.recipients"] == "payment processor,credit bureau"
     assert tags["compliance.gdpr.lawful_basis"] == "consent"
     assert tags["compliance.gdpr.personal_data"] == "true"
     assert tags["compliance.gdpr.data_categories"] == "contact details,purchase history"
