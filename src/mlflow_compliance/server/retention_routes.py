@@ -11,26 +11,22 @@ in counts and grounds.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mlflow.exceptions import MlflowException
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mlflow_compliance.encryption.keys.errors import KeyringError
-from mlflow_compliance.identity.principal import SCOPE_KEY, Principal
 from mlflow_compliance.retention.apply import NotDue, RetentionApply, run_id_of
 from mlflow_compliance.retention.holds import ART_17_3_E, Invalid, LegalHolds, NotFound
 from mlflow_compliance.retention.purge import NoSuchRun, NotDeleted, RunPurge
 from mlflow_compliance.server.administration import PREFIX
-from mlflow_compliance.server.audit import note
-from mlflow_compliance.server.errors import error_response
-
-Handler = Callable[[dict[str, Any], str], dict[str, Any]]
+from mlflow_compliance.server.json_endpoint import (
+    bad_input,
+    json_endpoint,
+    missing,
+    not_now,
+)
 
 
 def _tracking() -> Any:
@@ -103,37 +99,7 @@ class RetentionService:
             raise Invalid(f"target: no {kind.replace('_', ' ')} {target!r}") from None
 
 
-def _endpoint(handle: Handler, noted: Callable[[dict[str, Any]], dict[str, str]]
-              ) -> Callable[[Request], Awaitable[JSONResponse]]:
-    async def run(request: Request) -> JSONResponse:
-        data: Any = dict(request.query_params)
-        if request.method == "POST":
-            try:
-                data = await request.json()
-            except ValueError:
-                data = None
-            if not isinstance(data, dict):
-                return error_response(400, "INVALID_PARAMETER_VALUE",
-                                      "request body: not a JSON object")
-        who: Principal = request.scope[SCOPE_KEY]
-        try:
-            answer = await run_in_threadpool(handle, data, who.name)
-        except Invalid as e:
-            return error_response(400, "INVALID_PARAMETER_VALUE", str(e))
-        except (NotFound, NoSuchRun) as e:
-            return error_response(404, "RESOURCE_DOES_NOT_EXIST", str(e))
-        except (NotDeleted, NotDue) as e:
-            note(request.scope, decision={"refused": type(e).__name__})
-            return error_response(409, "INVALID_STATE", str(e))
-        except KeyringError as e:
-            return error_response(503, "TEMPORARILY_UNAVAILABLE", f"data keys: {e}")
-        except MlflowException as e:
-            return error_response(e.get_http_status_code(), str(e.error_code),
-                                  e.message.splitlines()[0])
-        note(request.scope, decision=noted(answer))
-        return JSONResponse(answer)
-
-    return run
+REFUSED = [bad_input(Invalid), missing(NotFound, NoSuchRun), not_now(NotDeleted, NotDue)]
 
 
 def _hold(answer: dict[str, Any]) -> dict[str, str]:
@@ -164,15 +130,17 @@ class Retention:
         service = RetentionService(LegalHolds.connect(uri), RunPurge.connect(uri, _keyring))
         holds = PREFIX + "retention/holds/"
         routes = [
-            Route(holds + "create", _endpoint(service.create_hold, _hold), methods=["POST"]),
-            Route(holds + "release", _endpoint(service.release_hold, _hold),
+            Route(holds + "create", json_endpoint(service.create_hold, _hold, REFUSED),
                   methods=["POST"]),
-            Route(holds + "list", _endpoint(service.list_holds,
-                                            lambda a: {"holds": str(len(a["holds"]))}),
+            Route(holds + "release", json_endpoint(service.release_hold, _hold, REFUSED),
+                  methods=["POST"]),
+            Route(holds + "list", json_endpoint(service.list_holds,
+                                                lambda a: {"holds": str(len(a["holds"]))},
+                                                REFUSED),
                   methods=["GET"]),
-            Route(PREFIX + "retention/apply", _endpoint(service.apply, _applied),
+            Route(PREFIX + "retention/apply", json_endpoint(service.apply, _applied, REFUSED),
                   methods=["POST"]),
-            Route(PREFIX + "runs/purge", _endpoint(service.purge_run, _purged),
+            Route(PREFIX + "runs/purge", json_endpoint(service.purge_run, _purged, REFUSED),
                   methods=["POST"]),
         ]
         self.paths = {r.path for r in routes}

@@ -14,23 +14,17 @@ from __future__ import annotations
 
 import hmac
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from mlflow.exceptions import MlflowException
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mlflow_compliance.audit.signing import Signer
-from mlflow_compliance.encryption.keys.errors import KeyringError
-from mlflow_compliance.identity.principal import SCOPE_KEY, Principal
 from mlflow_compliance.retention.holds import LegalHolds
 from mlflow_compliance.server.administration import PREFIX
-from mlflow_compliance.server.audit import note
-from mlflow_compliance.server.errors import error_response
+from mlflow_compliance.server.json_endpoint import bad_input, json_endpoint, missing, not_now
 from mlflow_compliance.subjects.declared import SUBJECT_ID_COLUMNS_TAG
 from mlflow_compliance.subjects.erasure.certificate import Certificates
 from mlflow_compliance.subjects.erasure.certificate import NotFound as NoCertificate
@@ -184,35 +178,7 @@ def noted(answer: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _endpoint(handle: Callable[[dict[str, Any], str], dict[str, Any]],
-              noting: Callable[[dict[str, Any]], dict[str, str]]
-              ) -> Callable[[Request], Awaitable[JSONResponse]]:
-    async def run(request: Request) -> JSONResponse:
-        data: Any = dict(request.query_params)
-        if request.method == "POST":
-            try:
-                data = await request.json()
-            except ValueError:
-                data = None
-            if not isinstance(data, dict):
-                return error_response(400, "INVALID_PARAMETER_VALUE",
-                                      "request body: not a JSON object")
-        who: Principal = request.scope[SCOPE_KEY]
-        try:
-            answer = await run_in_threadpool(handle, data, who.name)
-        except NotFound as e:
-            return error_response(404, "RESOURCE_DOES_NOT_EXIST", str(e))
-        except Invalid as e:
-            return error_response(400, "INVALID_PARAMETER_VALUE", str(e))
-        except Conflict as e:
-            note(request.scope, decision={"erasure": f"refused: {e}"[:MAX_NOTED]})
-            return error_response(409, "INVALID_STATE", str(e))
-        except KeyringError as e:
-            return error_response(503, "TEMPORARILY_UNAVAILABLE", f"keyring: {e}")
-        note(request.scope, decision=noting(answer))
-        return JSONResponse(answer)
-
-    return run
+REFUSED = [missing(NotFound), bad_input(Invalid), not_now(Conflict)]
 
 
 def erasure_routes(uri: str, register: RequestRegister, pseudonym: Callable[[str], bytes],
@@ -220,7 +186,9 @@ def erasure_routes(uri: str, register: RequestRegister, pseudonym: Callable[[str
     """The erasure routes, for the data-subject layer (server/subjects.py)."""
     service = ErasureService(uri, register, pseudonym, signer)
     return [
-        Route(PREFIX + "subjects/erase", _endpoint(service.erase, noted), methods=["POST"]),
-        Route(PREFIX + "subjects/certificates/get", _endpoint(
-            service.get, lambda a: {"certificate": a["certificate"]["id"]}), methods=["GET"]),
+        Route(PREFIX + "subjects/erase", json_endpoint(service.erase, noted, REFUSED, "keyring"),
+              methods=["POST"]),
+        Route(PREFIX + "subjects/certificates/get", json_endpoint(
+            service.get, lambda a: {"certificate": a["certificate"]["id"]}, REFUSED,
+            "keyring"), methods=["GET"]),
     ]

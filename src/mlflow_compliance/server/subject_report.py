@@ -14,15 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from mlflow.exceptions import MlflowException
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mlflow_compliance.encryption.keys.errors import KeyringError
 from mlflow_compliance.server.administration import PREFIX
-from mlflow_compliance.server.audit import note
-from mlflow_compliance.server.errors import error_response
+from mlflow_compliance.server.json_endpoint import bad_input, json_endpoint
 from mlflow_compliance.subjects.access_report import Sources, build_report
 from mlflow_compliance.subjects.index import SubjectIndex
 from mlflow_compliance.subjects.pseudonym import normalise
@@ -78,21 +73,7 @@ def report_routes(index: SubjectIndex, register: RequestRegister,
     """The ``subjects/report`` route."""
     service = ReportService(index, register, pseudonymise)
 
-    async def report(request: Request) -> Response:
-        try:
-            data = await request.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            return error_response(400, "INVALID_PARAMETER_VALUE",
-                                  "request body: not a JSON object")
-        try:
-            answer = await run_in_threadpool(service.report, data)
-        except Refused as e:
-            return error_response(400, "INVALID_PARAMETER_VALUE", str(e))
-        except KeyringError as e:
-            return error_response(503, "TEMPORARILY_UNAVAILABLE", f"index key: {e}")
-        note(request.scope, decision=_counts(answer))
-        return JSONResponse(answer)
-
-    return [Route(PREFIX + "subjects/report", report, methods=["POST"])]
+    return [Route(PREFIX + "subjects/report",
+                  json_endpoint(lambda data, _who: service.report(data), _counts,
+                                [bad_input(Refused)], keys="index key"),
+                  methods=["POST"])]

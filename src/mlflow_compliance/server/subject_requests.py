@@ -11,26 +11,19 @@ request is the authenticated principal, never a field of the request.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mlflow_compliance.encryption.keys.errors import KeyringError
-from mlflow_compliance.identity.principal import SCOPE_KEY, Principal
 from mlflow_compliance.server.administration import PREFIX
-from mlflow_compliance.server.audit import note
-from mlflow_compliance.server.errors import error_response
+from mlflow_compliance.server.json_endpoint import bad_input, json_endpoint, missing
 from mlflow_compliance.subjects.pseudonym import normalise
 from mlflow_compliance.subjects.requests import Invalid, NotFound, RequestRegister
 
 MAX_ID_LENGTH = 1000
 
-Handler = Callable[[dict[str, Any], str], dict[str, Any]]
 
 
 class RequestService:
@@ -69,31 +62,7 @@ class RequestService:
         return {"request": {**answer, "history": self.register.history(request_id)}}
 
 
-def _endpoint(handle: Handler, noted: Callable[[dict[str, Any]], dict[str, str]]
-              ) -> Callable[[Request], Awaitable[JSONResponse]]:
-    async def run(request: Request) -> JSONResponse:
-        data: Any = dict(request.query_params)
-        if request.method == "POST":
-            try:
-                data = await request.json()
-            except ValueError:
-                data = None
-            if not isinstance(data, dict):
-                return error_response(400, "INVALID_PARAMETER_VALUE",
-                                      "request body: not a JSON object")
-        who: Principal = request.scope[SCOPE_KEY]
-        try:
-            answer = await run_in_threadpool(handle, data, who.name)
-        except NotFound as e:
-            return error_response(404, "RESOURCE_DOES_NOT_EXIST", str(e))
-        except Invalid as e:
-            return error_response(400, "INVALID_PARAMETER_VALUE", str(e))
-        except KeyringError as e:
-            return error_response(503, "TEMPORARILY_UNAVAILABLE", f"index key: {e}")
-        note(request.scope, decision=noted(answer))
-        return JSONResponse(answer)
-
-    return run
+REFUSED = [missing(NotFound), bad_input(Invalid)]
 
 
 def _one(answer: dict[str, Any]) -> dict[str, str]:
@@ -104,9 +73,12 @@ def _one(answer: dict[str, Any]) -> dict[str, str]:
 def request_routes(service: RequestService) -> list[Route]:
     base = PREFIX + "subjects/requests/"
     return [
-        Route(base + "create", _endpoint(service.create, _one), methods=["POST"]),
-        Route(base + "update", _endpoint(service.update, _one), methods=["POST"]),
+        Route(base + "create", json_endpoint(service.create, _one, REFUSED, keys="index key"),
+              methods=["POST"]),
+        Route(base + "update", json_endpoint(service.update, _one, REFUSED, keys="index key"),
+              methods=["POST"]),
         Route(base + "list",
-              _endpoint(service.list, lambda a: {"requests": str(len(a["requests"]))}),
+              json_endpoint(service.list, lambda a: {"requests": str(len(a["requests"]))},
+                            REFUSED, keys="index key"),
               methods=["GET"]),
     ]

@@ -11,21 +11,15 @@ the table names no id field, and the decision noted here holds counts only.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mlflow.exceptions import MlflowException
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlflow_compliance.audit.signing import Signer
-from mlflow_compliance.encryption.keys.errors import KeyringError
 from mlflow_compliance.server.administration import PREFIX
-from mlflow_compliance.server.audit import note
-from mlflow_compliance.server.errors import error_response
+from mlflow_compliance.server.json_endpoint import bad_input, json_endpoint
 from mlflow_compliance.server.subject_erasure import erasure_routes
 from mlflow_compliance.server.subject_report import report_routes
 from mlflow_compliance.server.subject_requests import RequestService, request_routes
@@ -34,6 +28,7 @@ from mlflow_compliance.subjects.index import SubjectIndex, occurrences_json
 from mlflow_compliance.subjects.pseudonym import Pseudonymiser, index_key, normalise
 from mlflow_compliance.subjects.requests import RequestRegister
 
+REFUSED = [bad_input(Refused)]
 MAX_BATCH = 10_000
 """Subject ids one ``subjects/index`` request may carry."""
 MAX_ID_LENGTH = 1000
@@ -110,29 +105,6 @@ class SubjectService:
         return {"occurrences": occurrences_json(found)}
 
 
-def _endpoint(handle: Callable[[dict[str, Any]], dict[str, Any]],
-              noted: Callable[[dict[str, Any]], dict[str, str]]
-              ) -> Callable[[Request], Awaitable[JSONResponse]]:
-    async def run(request: Request) -> JSONResponse:
-        try:
-            data = await request.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            return error_response(400, "INVALID_PARAMETER_VALUE",
-                                  "request body: not a JSON object")
-        try:
-            answer = await run_in_threadpool(handle, data)
-        except Refused as e:
-            return error_response(400, "INVALID_PARAMETER_VALUE", str(e))
-        except KeyringError as e:
-            return error_response(503, "TEMPORARILY_UNAVAILABLE", f"index key: {e}")
-        note(request.scope, decision=noted(answer))
-        return JSONResponse(answer)
-
-    return run
-
-
 class Subjects:
     """ASGI layer: answers the ``subjects/...`` routes, hands the rest on."""
 
@@ -141,11 +113,14 @@ class Subjects:
         service = SubjectService(SubjectIndex.connect(uri))
         routes = [
             Route(PREFIX + "subjects/index",
-                  _endpoint(service.add, lambda a: {"indexed": str(a["indexed"])}),
+                  json_endpoint(lambda data, _who: service.add(data),
+                                lambda a: {"indexed": str(a["indexed"])}, REFUSED,
+                                keys="index key"),
                   methods=["POST"]),
             Route(PREFIX + "subjects/find",
-                  _endpoint(service.find,
-                            lambda a: {"occurrences": str(len(a["occurrences"]))}),
+                  json_endpoint(lambda data, _who: service.find(data),
+                                lambda a: {"occurrences": str(len(a["occurrences"]))},
+                                REFUSED, keys="index key"),
                   methods=["POST"]),
             # the request register (GDPR Art. 12(3), 15-18, 21): server/subject_requests.py
             *request_routes(RequestService(
