@@ -29,6 +29,7 @@ COMMANDS = {
     "check": "mlflow_compliance.cli.check:check",
     "signoffs": "mlflow_compliance.cli.signoffs:signoffs",
     "lineage": "mlflow_compliance.cli.lineage:lineage",
+    "report": "mlflow_compliance.cli.report:report",
     "retention": "mlflow_compliance.cli.retention:retention",
     "subjects": "mlflow_compliance.cli.subjects:subjects",
     "runs": "mlflow_compliance.cli.runs:runs",
