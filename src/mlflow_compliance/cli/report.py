@@ -21,6 +21,7 @@ import click
 
 from mlflow_compliance.cli.errors import InputError
 from mlflow_compliance.cli.remote import fetch, host_creds, tracking_uri
+from mlflow_compliance.cli.report_annex_iv import annex_iv
 from mlflow_compliance.cli.report_register import processing_register
 from mlflow_compliance.reports.facts import VersionFacts
 
@@ -153,3 +154,5 @@ def spdx(model: str, version: str, output: Path | None) -> None:
 
 # the GDPR Art. 30(1) record of processing activities: cli/report_register.py
 report.add_command(processing_register)
+# the AI Act Annex IV technical documentation: cli/report_annex_iv.py
+report.add_command(annex_iv)
