@@ -15,10 +15,8 @@ import sys
 from typing import IO
 
 import click
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from mlflow_compliance.checks.collect import Scan, Selection, report_order
 from mlflow_compliance.checks.model import ServerFacts
@@ -26,6 +24,7 @@ from mlflow_compliance.checks.packs import evaluate, load_rules
 from mlflow_compliance.checks.policy import Policy
 from mlflow_compliance.checks.report import summary, table, to_json, to_junit, to_sarif
 from mlflow_compliance.cli.errors import InputError
+from mlflow_compliance.cli.fetching import fetching
 from mlflow_compliance.cli.gate import recheck, render
 from mlflow_compliance.cli.remote import fetch, host_creds, tracking_uri
 from mlflow_compliance.project import ProjectConfigError, project_check_rules
@@ -124,26 +123,11 @@ def check(
     uri = tracking_uri()
     facts = server_facts(uri)
     client = MlflowClient(tracking_uri=uri)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err, transient=True, disable=not err.is_terminal) as bar:
-        counts: dict[str, int] = {}
-        task = bar.add_task("fetching", total=None)
-
-        def fetched(what: str, n: int) -> None:
-            counts[what] = counts.get(what, 0) + n
-            shown = ", ".join(f"{v} {k}" for k, v in counts.items())
-            bar.update(task, description=f"fetching: {shown}")
-
+    with fetching(uri) as fetched:
         scan = Scan(client, selection, facts, fetched)
-        try:
-            # The rules run on each target as its page arrives, while the server reads
-            # the next pages.
-            findings = evaluate(loaded, scan)
-        except MlflowException as e:
-            raise InputError(f"{uri}: {e.message.splitlines()[0]}") from None
-        except OSError as e:  # the connection, below MLflow's client
-            raise InputError(f"MLFLOW_TRACKING_URI: cannot reach {uri} ({type(e).__name__})") \
-                from None
+        # The rules run on each target as its page arrives, while the server reads the
+        # next pages.
+        findings = evaluate(loaded, scan)
         findings.sort(key=report_order)
     meta = {"server": uri, "packs": packs}
     if form == "json":

@@ -19,14 +19,13 @@ import tempfile
 from pathlib import Path
 
 import click
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from mlflow_compliance.checks.model import ServerFacts
 from mlflow_compliance.cli.check import server_facts
 from mlflow_compliance.cli.errors import InputError
+from mlflow_compliance.cli.fetching import fetching
 from mlflow_compliance.cli.remote import tracking_uri
 from mlflow_compliance.reports.processing_register import Register, collect
 from mlflow_compliance.reports.register_sheet import to_csv, to_json, to_ods
@@ -37,23 +36,8 @@ err = Console(stderr=True)
 
 def _read(uri: str, experiments: tuple[str, ...], facts: ServerFacts) -> Register:
     client = MlflowClient(tracking_uri=uri)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err, transient=True, disable=not err.is_terminal) as bar:
-        counts: dict[str, int] = {}
-        task = bar.add_task("fetching", total=None)
-
-        def fetched(what: str, n: int) -> None:
-            counts[what] = counts.get(what, 0) + n
-            bar.update(task, description="fetching: " + ", ".join(
-                f"{v} {k}" for k, v in counts.items()))
-
-        try:
-            return collect(client, experiments, facts, fetched)
-        except MlflowException as e:
-            raise InputError(f"{uri}: {e.message.splitlines()[0]}") from None
-        except OSError as e:  # the connection, below MLflow's client
-            raise InputError(f"MLFLOW_TRACKING_URI: cannot reach {uri} ({type(e).__name__})") \
-                from None
+    with fetching(uri) as fetched:
+        return collect(client, experiments, facts, fetched)
 
 
 def write_private(path: Path, content: bytes) -> None:

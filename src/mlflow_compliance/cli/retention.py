@@ -16,7 +16,6 @@ from datetime import date, datetime
 from typing import IO, Any
 
 import click
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from rich.console import Console
 from rich.progress import (
@@ -31,6 +30,7 @@ from rich.table import Table
 
 from mlflow_compliance.checks.model import Kind, ServerFacts
 from mlflow_compliance.cli.errors import InputError
+from mlflow_compliance.cli.fetching import fetching
 from mlflow_compliance.cli.remote import PREFIX, fetch, host_creds, tracking_uri
 from mlflow_compliance.cli.retention_holds import holds, readable_holds
 from mlflow_compliance.retention.collect import Read, read
@@ -58,23 +58,8 @@ NO_HOLDS_READ = "legal holds not read: the register is for admins and the privac
 
 def _read(uri: str, experiments: tuple[str, ...]) -> Read:
     client = MlflowClient(tracking_uri=uri)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err, transient=True, disable=not err.is_terminal) as bar:
-        counts: dict[str, int] = {}
-        task = bar.add_task("fetching", total=None)
-
-        def fetched(what: str, n: int) -> None:
-            counts[what] = counts.get(what, 0) + n
-            bar.update(task, description="fetching: " + ", ".join(
-                f"{v} {k}" for k, v in counts.items()))
-
-        try:
-            return read(client, experiments, ServerFacts(url=uri), fetched)
-        except MlflowException as e:
-            raise InputError(f"{uri}: {e.message.splitlines()[0]}") from None
-        except OSError as e:  # the connection, below MLflow's client
-            raise InputError(f"MLFLOW_TRACKING_URI: cannot reach {uri} ({type(e).__name__})") \
-                from None
+    with fetching(uri) as fetched:
+        return read(client, experiments, ServerFacts(url=uri), fetched)
 
 
 def statuses(found: Read, on: date, legal_holds: list[Hold] | None = None
