@@ -40,10 +40,10 @@ from mlflow_compliance.checks.targets import (
     run_target_from_json,
     version_target,
 )
+from mlflow_compliance.paging import model_versions, name_is
 
 RUN_PAGE = 2000
 SEARCH_RUNS = "/api/2.0/mlflow/runs/search"
-VERSION_PAGE = 10000
 EXPERIMENT_PAGE = 1000
 
 Progress = Callable[[str, int], None]  # (what, how many more) -> None
@@ -219,17 +219,8 @@ def _versions(
 ) -> list[ModelVersion]:
     if selection.model and selection.version:
         return [client.get_model_version(selection.model, selection.version)]
-    name = selection.model
-    query = f"name = '{name}'" if name else None
-    versions: list[ModelVersion] = []
-    token = None
-    while True:
-        page = client.search_model_versions(query, max_results=VERSION_PAGE, page_token=token)
-        versions.extend(page)
-        progress("model versions", len(page))
-        token = page.token
-        if not token:
-            return versions
+    query = name_is(selection.model) if selection.model else None
+    return list(model_versions(client, query, lambda n: progress("model versions", n)))
 
 
 def _source_run(

@@ -27,9 +27,9 @@ from mlflow.tracking import MlflowClient
 from mlflow_compliance.checks.collect import Progress, readable_experiments
 from mlflow_compliance.checks.collect import active_runs_json as runs_of
 from mlflow_compliance.lineage.graph import Edge, Graph, Key, Kind, Node
+from mlflow_compliance.paging import model_versions, pages
 
 LOGGED_MODEL_PAGE = 1000
-VERSION_PAGE = 10000
 MODEL_PAGE = 1000
 EXPERIMENTS_PER_SEARCH = 100  # MLflow caps the experiment ids of one search
 # What the server answers for an object that is not there or not the caller's to read.
@@ -83,7 +83,7 @@ def read(client: MlflowClient, experiments: tuple[str, ...] | None,
                 edges.append(Edge(("run", model.source_run_id), "logged",
                                   ("logged_model", model.model_id)))
     logged = {n.id for n in nodes if n.kind == "logged_model"}
-    for version in _versions(client, progress):
+    for version in model_versions(client, None, lambda n: progress("model versions", n)):
         _add_version(version, logged, nodes, edges)
     for name, alias, version_number in _aliases(client):
         nodes.append(Node("alias", f"{name}@{alias}", alias))
@@ -187,26 +187,9 @@ def _chunks(ids: list[str]) -> Iterator[list[str]]:
 
 def _logged_models(client: MlflowClient, experiments: list[str],
                    progress: Progress) -> Iterator[Any]:
-    token = None
-    while True:
-        page = client.search_logged_models(experiment_ids=experiments,
-                                           max_results=LOGGED_MODEL_PAGE, page_token=token)
-        progress("logged models", len(page))
-        yield from page
-        token = page.token
-        if not token:
-            return
-
-
-def _versions(client: MlflowClient, progress: Progress) -> Iterator[ModelVersion]:
-    token = None
-    while True:
-        page = client.search_model_versions(None, max_results=VERSION_PAGE, page_token=token)
-        progress("model versions", len(page))
-        yield from page
-        token = page.token
-        if not token:
-            return
+    return pages(lambda token: client.search_logged_models(
+        experiment_ids=experiments, max_results=LOGGED_MODEL_PAGE, page_token=token),
+        lambda n: progress("logged models", n))
 
 
 def _aliases(client: MlflowClient) -> Iterator[tuple[str, str, str]]:

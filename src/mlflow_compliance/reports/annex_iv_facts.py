@@ -18,6 +18,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from mlflow_compliance.lineage.walk import ABSENT
+from mlflow_compliance.paging import model_versions, name_is
 from mlflow_compliance.reports.facts import VersionFacts
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def collect_lifecycle(client: MlflowClient, facts: VersionFacts,
 def _versions(client: MlflowClient, facts: VersionFacts) -> tuple[VersionChange, ...] | None:
     try:
         model = client.get_registered_model(facts.name)
-        found = client.search_model_versions(f"name = '{_quoted(facts.name)}'")
+        found = list(model_versions(client, name_is(facts.name)))
     except MlflowException as e:
         if e.error_code in ABSENT:
             return None
@@ -84,10 +85,6 @@ def _versions(client: MlflowClient, facts: VersionFacts) -> tuple[VersionChange,
         status=str(v.status or ""), aliases=tuple(sorted(aliases.get(str(v.version), []))),
         run_id=v.run_id or "", description=v.description or "",
     ) for v in found), key=lambda c: int(c.version)))
-
-
-def _quoted(name: str) -> str:
-    return name.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def _signoffs(creds: MlflowHostCreds | None, facts: VersionFacts) -> tuple[SignOff, ...] | None:

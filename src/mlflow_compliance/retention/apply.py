@@ -25,6 +25,7 @@ from mlflow.exceptions import MlflowException
 
 from mlflow_compliance.checks.model import ServerFacts, Target
 from mlflow_compliance.checks.targets import run_target, version_target
+from mlflow_compliance.paging import model_versions
 from mlflow_compliance.retention.holds import Invalid, LegalHolds
 from mlflow_compliance.retention.purge import NoSuchRun, Purge, RunPurge
 from mlflow_compliance.retention.status import (
@@ -36,7 +37,6 @@ from mlflow_compliance.retention.status import (
 )
 
 RUN_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
-VERSION_PAGE = 1000
 
 
 class NotDue(ValueError):
@@ -129,15 +129,8 @@ class RetentionApply:
         return applied
 
     def _versions(self, run_id: str) -> list[Any]:
-        found: list[Any] = []
-        token = None
-        while True:
-            page = self.registry().search_model_versions(
-                f"run_id = '{run_id}'", max_results=VERSION_PAGE, page_token=token)
-            found.extend(page)
-            token = page.token
-            if not token:
-                return found
+        # run_id_of checked the id: it can go into the filter as it is
+        return list(model_versions(self.registry(), f"run_id = '{run_id}'"))
 
 
 def _not_due(target: Target, found: RetentionStatus | None) -> str | None:

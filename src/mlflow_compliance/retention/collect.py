@@ -4,22 +4,20 @@ lookups, which retention does not need."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
-from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from mlflow_compliance.checks.collect import (
-    VERSION_PAGE,
     Progress,
     active_runs_json,
     readable_experiments,
 )
 from mlflow_compliance.checks.model import ServerFacts, Target
 from mlflow_compliance.checks.targets import run_target, run_target_from_json, version_target
+from mlflow_compliance.paging import model_versions
 
 
 @dataclass
@@ -49,7 +47,7 @@ def read(client: MlflowClient, experiments: tuple[str, ...], server: ServerFacts
             target = run_target_from_json(run, server, today)
             runs[target.id] = target
             found.runs.append(target)
-    for version in _versions(client, progress):
+    for version in model_versions(client, None, lambda n: progress("model versions", n)):
         if experiments and version.run_id not in runs:
             continue
         source = runs.get(version.run_id) if version.run_id else None
@@ -60,14 +58,3 @@ def read(client: MlflowClient, experiments: tuple[str, ...], server: ServerFacts
                 source = None
         found.versions.append(version_target(version, source, server))
     return found
-
-
-def _versions(client: MlflowClient, progress: Progress) -> Iterator[ModelVersion]:
-    token = None
-    while True:
-        page = client.search_model_versions(None, max_results=VERSION_PAGE, page_token=token)
-        progress("model versions", len(page))
-        yield from page
-        token = page.token
-        if not token:
-            return

@@ -20,7 +20,7 @@ person "the subject"; their id is in it only inside their own rows.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -29,6 +29,7 @@ from typing import Any
 from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.artifact_repo import ArtifactRepository
 
+from mlflow_compliance.paging import model_versions, pages
 from mlflow_compliance.record.errors import InvalidComplianceRecord
 from mlflow_compliance.record.fields import DATASET_FIELDS, FIELDS, TagField
 from mlflow_compliance.subjects.dataset_files import dataset_folder, files_in, read_whole
@@ -230,15 +231,14 @@ def _made_from(o: Occurrence, sources: Sources, where: str,
     if not _RUN_ID.match(o.run_id):
         return made
     try:
-        for model in _pages(lambda token: sources.tracking.search_logged_models(
+        for model in pages(lambda token: sources.tracking.search_logged_models(
                 experiment_ids=[o.experiment_id],
                 filter_string=f"source_run_id = '{o.run_id}'", max_results=PAGE,
                 page_token=token)):
             made["logged_models"].append({"model_id": model.model_id, "name": model.name})
         if sources.registry is not None:
-            for version in _pages(lambda token: sources.registry.search_model_versions(
-                    filter_string=f"run_id = '{o.run_id}'", max_results=PAGE,
-                    page_token=token)):
+            for version in model_versions(sources.registry, f"run_id = '{o.run_id}'",
+                                          page_size=PAGE):
                 made["model_versions"].append({
                     "name": version.name, "version": str(version.version),
                     "stage": version.current_stage,
@@ -260,16 +260,6 @@ def _aliases(registry: Any, name: str, version: str) -> list[str]:
     if isinstance(aliases, dict):
         return sorted(a for a, v in aliases.items() if str(v) == version)
     return sorted(a.alias for a in aliases if str(a.version) == version)
-
-
-def _pages(search: Callable[[str | None], Any]) -> Iterator[Any]:
-    token = None
-    while True:
-        page = search(token)
-        yield from page
-        token = getattr(page, "token", None)
-        if not token:
-            return
 
 
 # --- the answers, letter by letter ------------------------------------------------

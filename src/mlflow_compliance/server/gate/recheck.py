@@ -11,10 +11,10 @@ decision about the other versions too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlflow_compliance.paging import model_versions, pages
 from mlflow_compliance.server.gate.decisions import Gate, Refused
 
 PAGE = 1000
@@ -26,16 +26,6 @@ class Held:
     production: bool = False
 
 
-def _pages(search: Any) -> Iterator[Any]:
-    token = None
-    while True:
-        page = search(max_results=PAGE, page_token=token)
-        yield from page
-        token = page.token
-        if not token:
-            return
-
-
 def _held(gate: Gate, patterns: frozenset[str]) -> dict[tuple[str, str], Held]:
     from mlflow.server.handlers import _get_model_registry_store
 
@@ -44,7 +34,8 @@ def _held(gate: Gate, patterns: frozenset[str]) -> dict[tuple[str, str], Held]:
     registry = _get_model_registry_store()
     held: dict[tuple[str, str], Held] = {}
     high: dict[tuple[str, str], bool] = {}
-    for model in _pages(registry.search_registered_models):
+    for model in pages(lambda token: registry.search_registered_models(
+            max_results=PAGE, page_token=token)):
         for alias, version in sorted((model.aliases or {}).items()):
             key = (model.name, str(version))
             if not alias_is_protected(alias, patterns):
@@ -56,7 +47,7 @@ def _held(gate: Gate, patterns: frozenset[str]) -> dict[tuple[str, str], Held]:
                 if not high[key]:
                     continue
             held.setdefault(key, Held()).aliases.append(alias)
-    for version in _pages(registry.search_model_versions):
+    for version in model_versions(registry, page_size=PAGE):
         if str(version.current_stage).lower() == "production":
             held.setdefault((version.name, str(version.version)), Held()).production = True
     return held
