@@ -48,6 +48,10 @@ def installed_packs() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
+DEFAULT_PACKS = ("baseline", "gdpr", "ai-act")
+"""The packs ``check`` runs when none are named (and the bundle's check report)."""
+
+
 def load_rules(spec: Sequence[str]) -> list[Rule]:
     """The rules of every pack named, in order; two rules with one id are an error."""
     origin: dict[str, str] = {}

@@ -20,7 +20,7 @@ from rich.console import Console
 
 from mlflow_compliance.checks.collect import Scan, Selection, report_order
 from mlflow_compliance.checks.model import ServerFacts
-from mlflow_compliance.checks.packs import evaluate, load_rules
+from mlflow_compliance.checks.packs import DEFAULT_PACKS, evaluate, load_rules
 from mlflow_compliance.checks.policy import Policy
 from mlflow_compliance.checks.report import summary, table, to_json, to_junit, to_sarif
 from mlflow_compliance.cli.errors import InputError
@@ -29,7 +29,6 @@ from mlflow_compliance.cli.gate import recheck, render
 from mlflow_compliance.cli.remote import fetch, host_creds, tracking_uri
 from mlflow_compliance.project import ProjectConfigError, project_check_rules
 
-DEFAULT_RULES = ("baseline", "gdpr", "ai-act")
 _MODEL = re.compile(r"^(?P<name>[^'/]+)(?:/(?P<version>\d+))?$")
 err = Console(stderr=True)
 
@@ -84,7 +83,7 @@ def _packs(rules: str | None) -> list[str]:
         configured = project_check_rules()
     except ProjectConfigError as e:
         raise InputError(str(e)) from None
-    return list(configured or DEFAULT_RULES)
+    return list(configured or DEFAULT_PACKS)
 
 
 @click.command()

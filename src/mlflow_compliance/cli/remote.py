@@ -39,18 +39,8 @@ def fetch(creds: MlflowHostCreds, method: str, endpoint: str,
           body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
     """One request, no retries (a refused write is not repeated): the status and the JSON
     object answered ({} if none). An unreachable server is an InputError naming why."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.utils.rest_utils import http_request
-
     sent: dict[str, Any] = {"params": body} if method == "GET" else {"json": body or {}}
-    try:
-        r = http_request(creds, endpoint, method, max_retries=0, raise_on_status=False,
-                         **sent)
-    except MlflowException as e:
-        cause = e.__cause__ or e.__context__
-        reason = type(cause).__name__ if cause else e.message.splitlines()[0]
-        raise InputError(f"MLFLOW_TRACKING_URI: cannot reach {creds.host} ({reason})") \
-            from None
+    r = _request(creds, endpoint, method, **sent)
     try:
         data = r.json()
     except ValueError:
@@ -71,3 +61,32 @@ def call(method: str, route: str, body: dict[str, Any] | None = None) -> dict[st
         message = data.get("message") or f"server answered HTTP {status}"
         raise InputError(str(message).splitlines()[0])
     return data
+
+
+def fetch_file(creds: MlflowHostCreds, endpoint: str, params: dict[str, str]) -> bytes:
+    """A GET answered with a file (not JSON): its bytes; a refusal is an InputError with
+    the server's one-line message."""
+    r = _request(creds, endpoint, "GET", params=params)
+    if r.status_code != 200:
+        try:
+            message = r.json().get("message")
+        except (ValueError, AttributeError):
+            message = None
+        raise InputError(str(message or f"server answered HTTP {r.status_code}")
+                         .splitlines()[0])
+    return bytes(r.content)
+
+
+def _request(creds: MlflowHostCreds, endpoint: str, method: str, **sent: Any) -> Any:
+    """One request, no retries; an unreachable server is an InputError naming why."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.rest_utils import http_request
+
+    try:
+        return http_request(creds, endpoint, method, max_retries=0, raise_on_status=False,
+                            **sent)
+    except MlflowException as e:
+        cause = e.__cause__ or e.__context__
+        reason = type(cause).__name__ if cause else e.message.splitlines()[0]
+        raise InputError(f"MLFLOW_TRACKING_URI: cannot reach {creds.host} ({reason})") \
+            from None

@@ -22,6 +22,7 @@ import click
 from mlflow_compliance.cli.errors import InputError
 from mlflow_compliance.cli.remote import fetch, host_creds, tracking_uri
 from mlflow_compliance.cli.report_annex_iv import annex_iv
+from mlflow_compliance.cli.report_bundle import bundle, verify
 from mlflow_compliance.cli.report_register import processing_register
 from mlflow_compliance.reports.facts import VersionFacts
 
@@ -156,3 +157,6 @@ def spdx(model: str, version: str, output: Path | None) -> None:
 report.add_command(processing_register)
 # the AI Act Annex IV technical documentation: cli/report_annex_iv.py
 report.add_command(annex_iv)
+# the signed bundle of a version, and checking one: cli/report_bundle.py
+report.add_command(bundle)
+report.add_command(verify)

@@ -52,14 +52,14 @@ def annex_iv(model: str, version: str, form: str, output: Path | None) -> None:
     from mlflow_compliance.cli.report import _facts, _write
     from mlflow_compliance.reports.annex_iv import annex_iv as outline_of
     from mlflow_compliance.reports.annex_iv import annex_iv_markdown
-    from mlflow_compliance.reports.annex_iv_facts import collect_lifecycle
+    from mlflow_compliance.reports.annex_iv_facts import collect_lifecycle, read_signoffs
 
     if form == "pdf" and output is None:
         raise InputError("--output: a PDF is not written to standard output; give -o FILE")
     facts = _facts(model, version)
     uri = tracking_uri()
     lifecycle = collect_lifecycle(MlflowClient(tracking_uri=uri, registry_uri=uri), facts,
-                                  host_creds(uri))
+                                  read_signoffs(host_creds(uri), facts))
     outline = outline_of(facts, lifecycle)
     if form == "pdf":
         from mlflow_compliance.reports.annex_iv_pdf import annex_iv_pdf

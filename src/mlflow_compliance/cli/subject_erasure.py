@@ -17,15 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 from rich.table import Table
 
-from mlflow_compliance.audit.signing import KeyProblem, Verifier, key_id_of
 from mlflow_compliance.cli.errors import InputError
 from mlflow_compliance.cli.remote import call
-from mlflow_compliance.settings import Settings
+from mlflow_compliance.cli.trusted_keys import HOME, PUBLIC_KEY, trusted_keys
 from mlflow_compliance.subjects.erasure.certificate import problem
 
 err = Console(stderr=True)
@@ -123,27 +120,10 @@ def certificate() -> None:
     """Erasure certificates: fetch one, verify one's signature."""
 
 
-def _keys(home: str | None, public_key: str | None) -> dict[str, Ed25519PublicKey]:
-    try:
-        if public_key:
-            key = serialization.load_pem_public_key(Path(public_key).read_bytes())
-            if not isinstance(key, Ed25519PublicKey):
-                raise InputError(f"--public-key: {public_key} is not an Ed25519 public key")
-            return {key_id_of(key): key}
-        return Verifier.load(Settings.from_env(home).home).keys
-    except KeyProblem as e:
-        raise InputError(str(e)) from None
-    except (OSError, ValueError) as e:
-        raise InputError(f"--public-key: {public_key} cannot be read ({e})") from None
-
-
 @certificate.command("verify")
 @click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
-@click.option("--home", type=click.Path(file_okay=False),
-              help="The server's home, holding its public key audit-signing.pub "
-              "[default: ./.mlflow-compliance, or MLFLOW_COMPLIANCE_HOME].")
-@click.option("--public-key", type=click.Path(dir_okay=False),
-              help="The server's public key (PEM) instead of the home's.")
+@HOME
+@PUBLIC_KEY
 def verify(path: str, home: str | None, public_key: str | None) -> None:
     """Check an erasure certificate's signature: exit 0 valid, 1 invalid."""
     try:
@@ -154,7 +134,7 @@ def verify(path: str, home: str | None, public_key: str | None) -> None:
         raise InputError(f"FILE: {path} is not JSON") from None
     if not isinstance(document, dict):
         raise InputError(f"FILE: {path} is not a JSON object")
-    found = problem(document, _keys(home, public_key))
+    found = problem(document, trusted_keys(home, public_key))
     if found:
         click.echo(f"INVALID: {found}")
         sys.exit(1)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
 
 from mlflow_compliance.lineage.walk import ABSENT
 from mlflow_compliance.paging import model_versions, name_is
@@ -60,15 +59,14 @@ class Lifecycle:
     histories: Mapping[str, tuple[tuple[int, float], ...]]  # metric -> (step, value)
 
 
-def collect_lifecycle(client: MlflowClient, facts: VersionFacts,
-                      creds: MlflowHostCreds | None) -> Lifecycle:
-    """The lifecycle of ``facts``' version; ``creds`` (None: sign-offs not read) say who
-    asks the approvals route."""
-    return Lifecycle(_versions(client, facts), _signoffs(creds, facts),
-                     _histories(client, facts))
+def collect_lifecycle(client: Any, facts: VersionFacts,
+                      signoffs: tuple[SignOff, ...] | None) -> Lifecycle:
+    """The lifecycle of ``facts``' version, with its ``signoffs`` as read by the caller
+    (``read_signoffs``) or the server (None: not readable)."""
+    return Lifecycle(_versions(client, facts), signoffs, _histories(client, facts))
 
 
-def _versions(client: MlflowClient, facts: VersionFacts) -> tuple[VersionChange, ...] | None:
+def _versions(client: Any, facts: VersionFacts) -> tuple[VersionChange, ...] | None:
     try:
         model = client.get_registered_model(facts.name)
         found = list(model_versions(client, name_is(facts.name)))
@@ -87,9 +85,8 @@ def _versions(client: MlflowClient, facts: VersionFacts) -> tuple[VersionChange,
     ) for v in found), key=lambda c: int(c.version)))
 
 
-def _signoffs(creds: MlflowHostCreds | None, facts: VersionFacts) -> tuple[SignOff, ...] | None:
-    if creds is None:
-        return None
+def read_signoffs(creds: MlflowHostCreds, facts: VersionFacts) -> tuple[SignOff, ...] | None:
+    """The version's sign-offs from the server's approvals route, asked as ``creds``."""
     from mlflow.utils.rest_utils import http_request
 
     try:
@@ -100,27 +97,39 @@ def _signoffs(creds: MlflowHostCreds | None, facts: VersionFacts) -> tuple[SignO
         return None
     if not isinstance(body, dict) or not isinstance(body.get("approvals"), list):
         return None
+    return signoffs_of(body["approvals"])
+
+
+def signoffs_of(approvals: list[Any]) -> tuple[SignOff, ...]:
+    """Sign-offs as the approvals route answers them (``approvals``)."""
     return tuple(SignOff(
         approver=str(a.get("approver", "")), approved_at=str(a.get("approved_at", "")),
         record_digest=str(a.get("record_digest", "")),
         signature_valid=bool(a.get("signature_valid")), note=str(a.get("note", "")),
-    ) for a in body["approvals"] if isinstance(a, dict))
+    ) for a in approvals if isinstance(a, dict))
 
 
-def _histories(client: MlflowClient, facts: VersionFacts
+def _histories(client: Any, facts: VersionFacts
                ) -> dict[str, tuple[tuple[int, float], ...]]:
     """Each metric of the source run logged at more than one step, by step."""
     if not facts.run_id or not facts.run_readable:
         return {}
+    # The server's store reader reads every history in one query; a client, key by key.
+    bulk = getattr(client, "metric_histories", None)
+    every = bulk(facts.run_id) if bulk is not None else {}
     found: dict[str, tuple[tuple[int, float], ...]] = {}
     for key in sorted(facts.metrics):
-        try:
-            history = client.get_metric_history(facts.run_id, key)
-        except MlflowException as e:
-            if e.error_code in ABSENT:
-                continue
-            raise
-        points = sorted({(int(m.step), float(m.value)) for m in history})
+        if key in every:
+            logged = every[key]
+        else:
+            try:
+                logged = [(m.step, m.value) for m in client.get_metric_history(facts.run_id,
+                                                                               key)]
+            except MlflowException as e:
+                if e.error_code in ABSENT:
+                    continue
+                raise
+        points = sorted({(int(step), float(value)) for step, value in logged})
         if len({step for step, _ in points}) > 1:
             found[key] = tuple(points)
     return found

@@ -41,24 +41,36 @@ def _fonts() -> dict[str, Path]:
             "I": folder / "DejaVuSans-Oblique.ttf"}
 
 
-def metric_chart(metric: str, points: tuple[tuple[int, float], ...]) -> bytes:
-    """One metric's history by step, as PNG bytes."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+class Charts:
+    """Metric histories drawn as PNG charts, all on one matplotlib figure whose line is
+    given each history in turn: a new figure, its layout and its text cost about ten
+    times the drawing (a PDF of 100 metric histories took 15 s instead of 1.5 s)."""
 
-    figure = Figure(figsize=(6.4, 2.8), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    axes.plot([s for s, _ in points], [v for _, v in points], marker="." if len(points) < 50
-              else None, linewidth=1.2)
-    axes.set_title(metric, fontsize=10)
-    axes.set_xlabel("step", fontsize=8)
-    axes.grid(True, linewidth=0.3)
-    axes.tick_params(labelsize=8)
-    figure.tight_layout()
-    out = io.BytesIO()
-    figure.savefig(out, format="png", metadata={"Software": None})
-    return out.getvalue()
+    def __init__(self) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+
+        self.figure = Figure(figsize=(6.4, 2.2), dpi=100)
+        FigureCanvasAgg(self.figure)
+        self.figure.subplots_adjust(left=0.09, right=0.98, top=0.95, bottom=0.13)
+        self.axes = self.figure.add_subplot()
+        (self.line,) = self.axes.plot([], [], linewidth=1.1)
+        self.axes.xaxis.set_major_locator(MaxNLocator(5, integer=True))
+        self.axes.yaxis.set_major_locator(MaxNLocator(4))
+        self.axes.grid(True, linewidth=0.3)
+        self.axes.tick_params(labelsize=8)
+
+    def chart(self, points: tuple[tuple[int, float], ...]) -> bytes:
+        """One metric's history by step (steps on x), as PNG bytes."""
+        self.line.set_data([s for s, _ in points], [v for _, v in points])
+        self.line.set_marker("." if len(points) < 50 else "")
+        self.axes.relim()
+        self.axes.autoscale_view()
+        out = io.BytesIO()
+        self.figure.savefig(out, format="png", metadata={"Software": None},
+                            pil_kwargs={"compress_level": 1})
+        return out.getvalue()
 
 
 class _Document(FPDF):
@@ -154,8 +166,10 @@ def annex_iv_pdf(outline: Outline) -> bytes:
 def _charts(pdf: _Document, outline: Outline) -> None:
     pdf.ln(1)
     pdf.paragraph("Test logs: metric histories (Annex IV 2(g))", "B", 10.5)
+    charts = Charts()
     for metric, points in sorted(outline.charts.items()):
-        if pdf.will_page_break(75):
+        if pdf.will_page_break(70):
             pdf.add_page()
-        pdf.image(io.BytesIO(metric_chart(metric, points)), w=pdf.epw * 0.85)
+        pdf.paragraph(f"{metric}, by step ({len(points)} values)", "B", 9)
+        pdf.image(io.BytesIO(charts.chart(points)), w=pdf.epw * 0.85)
         pdf.ln(2)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,12 @@ CONTEXT_TAG = "mlflow.data.context"
 ENVIRONMENT_FILES = ("requirements.txt", "conda.yaml", "python_env.yaml")
 TEST_CONTEXTS = frozenset({"eval", "evaluation", "test", "testing", "validation"})
 """Dataset contexts that mean the model was tested on the data, not trained on it."""
+
+
+ModelFiles = Callable[[str, str], Callable[[str], str]]
+"""(model name, version) -> a reader of the version's model files: path -> its text.
+The reader raises OSError (or MlflowException) for a file it cannot read; opening the
+model's files raises MlflowException when they are not readable at all."""
 
 
 class VersionNotFound(Exception):
@@ -180,9 +186,28 @@ class VersionFacts:
         return {k: v for k, v in sorted(self.metrics.items()) if k not in grouped}
 
 
-def collect_version_facts(client: MlflowClient, name: str, version: str) -> VersionFacts:
+def client_model_files(client: MlflowClient) -> ModelFiles:
+    """The model files of a version as ``client`` downloads them."""
+
+    def opened(name: str, version: str) -> Callable[[str], str]:
+        location = client.get_model_version_download_uri(name, version)
+        repo = get_artifact_repository(location, tracking_uri=client.tracking_uri)
+
+        def read(file: str) -> str:
+            with tempfile.TemporaryDirectory() as folder:
+                return Path(repo.download_artifacts(file, folder)).read_text()
+
+        return read
+
+    return opened
+
+
+def collect_version_facts(client: Any, name: str, version: str,
+                          model_files: ModelFiles | None = None) -> VersionFacts:
     """The facts of ``name`` version ``version`` as the caller may read them; raises
-    VersionNotFound when the version is not there or not the caller's to read."""
+    VersionNotFound when the version is not there or not the caller's to read.
+    ``client`` is an MlflowClient, or on the server its stores (server/store_reader.py);
+    ``model_files`` reads the model's files [default: as ``client`` downloads them]."""
     missing: list[Missing] = []
     try:
         model = client.get_registered_model(name)
@@ -196,7 +221,8 @@ def collect_version_facts(client: MlflowClient, name: str, version: str) -> Vers
     source = run_target(run, ServerFacts()) if run else None
     target = version_target(found, source, ServerFacts())
     datasets = _datasets(run, target)
-    flavors, python, environment = _environment(client, found, missing)
+    flavors, python, environment = _environment(model_files or client_model_files(client),
+                                                found, missing)
     aliases = tuple(sorted(a for a, v in (model.aliases or {}).items() if str(v) == version))
     return VersionFacts(
         name=name,
@@ -230,7 +256,7 @@ def collect_version_facts(client: MlflowClient, name: str, version: str) -> Vers
     )
 
 
-def _run(client: MlflowClient, version: ModelVersion, missing: list[Missing]) -> Run | None:
+def _run(client: Any, version: ModelVersion, missing: list[Missing]) -> Run | None:
     if not version.run_id:
         missing.append(Missing("source run", "the version names none"))
         return None
@@ -289,25 +315,23 @@ def _thresholds(record: ComplianceRecord | None) -> tuple[Threshold, ...]:
 
 
 def _environment(
-    client: MlflowClient, version: ModelVersion, missing: list[Missing]
+    model_files: ModelFiles, version: ModelVersion, missing: list[Missing]
 ) -> tuple[tuple[str, ...], str, tuple[Package, ...]]:
     """The model's flavors, Python version and libraries, read from its MLmodel,
     requirements.txt, conda.yaml and python_env.yaml (each missing one is said)."""
     try:
-        location = client.get_model_version_download_uri(version.name, version.version)
-        repo = get_artifact_repository(location, tracking_uri=client.tracking_uri)
+        read = model_files(version.name, str(version.version))
     except MlflowException as e:
         if e.error_code not in ABSENT:
             raise
         missing.append(Missing("model files", "not readable"))
         return (), "", ()
     texts: dict[str, str] = {}
-    with tempfile.TemporaryDirectory() as folder:
-        for file in ("MLmodel", *ENVIRONMENT_FILES):
-            try:
-                texts[file] = Path(repo.download_artifacts(file, folder)).read_text()
-            except (MlflowException, OSError):
-                missing.append(Missing(f"model file {file}", "not found (or not readable)"))
+    for file in ("MLmodel", *ENVIRONMENT_FILES):
+        try:
+            texts[file] = read(file)
+        except (MlflowException, OSError, UnicodeDecodeError):
+            missing.append(Missing(f"model file {file}", "not found (or not readable)"))
     flavors, python = _mlmodel(texts.get("MLmodel", ""))
     packages: dict[str, Package] = {}
     for package in (*_conda(texts.get("conda.yaml", "")),

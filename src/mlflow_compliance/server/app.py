@@ -6,7 +6,8 @@ every worker. The request path of DESIGN.md, outermost first:
     audit -> browser protections (Host, Origin, JSON content type; MLflow's settings)
     -> authentication -> limits before authentication -> seed's GET search
     -> authorization (one decision, left in the scope) -> the signed-in user's account
-    (MLflow's UI) -> administration API -> retention -> data-subject index
+    (MLflow's UI) -> administration API -> retention -> a version's documents and
+    bundle -> data-subject index
     -> indexing of logged datasets' subjects (after MLflow's answer) -> search limits
     -> surface hardening -> identity claims -> compliance validation
     -> promotion gate -> encrypted downloads (decrypting as they stream)
@@ -43,6 +44,7 @@ from mlflow_compliance.server.authorization.defaults import Defaults
 from mlflow_compliance.server.authorization.layer import Authorization
 from mlflow_compliance.server.browser import BrowserProtection
 from mlflow_compliance.server.claims import IdentityClaims
+from mlflow_compliance.server.documents import Documents
 from mlflow_compliance.server.encrypted_downloads import EncryptedDownloads
 from mlflow_compliance.server.gate.decisions import Gate
 from mlflow_compliance.server.need_to_know import need_to_know
@@ -57,6 +59,7 @@ from mlflow_compliance.server.subject_indexing import SubjectIndexing
 from mlflow_compliance.server.subjects import Subjects
 from mlflow_compliance.server.surface import SurfaceHardening
 from mlflow_compliance.server.validation import ComplianceValidation
+from mlflow_compliance.server.version_documents import VersionDocuments
 from mlflow_compliance.settings import (
     Settings,
     access_logging,
@@ -136,6 +139,7 @@ def create_app() -> ASGIApp:
     app = SearchLimits(app)
     app = SubjectIndexing(app, uri)
     app = Subjects(app, uri, signer)
+    app = Documents(app, VersionDocuments(gate, audit, signer))
     app = Retention(app, uri)
     app = Administration(app, store, audit, info)
     app = Account(app, store)

@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from mlflow.exceptions import MlflowException
-from starlette.routing import Route, Router
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from mlflow_compliance.retention.apply import NotDue, RetentionApply, run_id_of
 from mlflow_compliance.retention.holds import ART_17_3_E, Invalid, LegalHolds, NotFound
@@ -27,6 +27,7 @@ from mlflow_compliance.server.json_endpoint import (
     missing,
     not_now,
 )
+from mlflow_compliance.server.routed import RoutedLayer
 
 
 def _tracking() -> Any:
@@ -122,11 +123,10 @@ def _purged(answer: dict[str, Any]) -> dict[str, str]:
             "keys_shredded": str(len(answer["keys_shredded"]))}
 
 
-class Retention:
+class Retention(RoutedLayer):
     """ASGI layer: answers the retention and run purge routes, hands the rest on."""
 
     def __init__(self, app: ASGIApp, uri: str) -> None:
-        self.app = app
         service = RetentionService(LegalHolds.connect(uri), RunPurge.connect(uri, _keyring))
         holds = PREFIX + "retention/holds/"
         routes = [
@@ -143,11 +143,4 @@ class Retention:
             Route(PREFIX + "runs/purge", json_endpoint(service.purge_run, _purged, REFUSED),
                   methods=["POST"]),
         ]
-        self.paths = {r.path for r in routes}
-        self.router = Router(routes)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] in self.paths:
-            await self.router(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+        super().__init__(app, routes)

@@ -14,12 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from mlflow.exceptions import MlflowException
-from starlette.routing import Route, Router
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from mlflow_compliance.audit.signing import Signer
 from mlflow_compliance.server.administration import PREFIX
 from mlflow_compliance.server.json_endpoint import bad_input, json_endpoint
+from mlflow_compliance.server.routed import RoutedLayer
 from mlflow_compliance.server.subject_erasure import erasure_routes
 from mlflow_compliance.server.subject_report import report_routes
 from mlflow_compliance.server.subject_requests import RequestService, request_routes
@@ -105,11 +106,10 @@ class SubjectService:
         return {"occurrences": occurrences_json(found)}
 
 
-class Subjects:
+class Subjects(RoutedLayer):
     """ASGI layer: answers the ``subjects/...`` routes, hands the rest on."""
 
     def __init__(self, app: ASGIApp, uri: str, signer: Signer | None = None) -> None:
-        self.app = app
         service = SubjectService(SubjectIndex.connect(uri))
         routes = [
             Route(PREFIX + "subjects/index",
@@ -134,11 +134,4 @@ class Subjects:
                             lambda subject_id: service._pseudonymiser().pseudonym(subject_id),
                             signer),
         ]
-        self.paths = {r.path for r in routes}
-        self.router = Router(routes)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] in self.paths:
-            await self.router(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+        super().__init__(app, routes)

@@ -242,7 +242,7 @@ class Authorization:
                     return
         elif who.role is Role.USER and route.permission is Permission.CREATE:
             refusal = await anyio.to_thread.run_sync(
-                self._check_named, who, route, payload
+                self._check_named, who, route, payload, query
             )
             if refusal:
                 await send_error(send, refusal.status, refusal.error_code, refusal.message)
@@ -270,7 +270,7 @@ class Authorization:
         hidden = not_found(route, route.resource, ids)
         refusal = by_grants(self.grants, who, route.action, route.permission, target, hidden,
                             names_experiment=route.resource is Resource.EXPERIMENT)
-        return refusal or self._check_named(who, route, payload)
+        return refusal or self._check_named(who, route, payload, query)
 
     def _check_export(
         self, who: Principal, route: Route, headers: dict[str, str], raw: bytes
@@ -333,9 +333,10 @@ class Authorization:
                                    f"{read.field}: {refusal.message}")
         return found
 
-    def _check_named(self, who: Principal, route: Route, payload: Any) -> Refusal | None:
+    def _check_named(self, who: Principal, route: Route, payload: Any,
+                     query: dict[str, list[str]]) -> Refusal | None:
         """Every further object the body names, with the permission it needs."""
-        for item in named_in_body(route, payload):
+        for item in named_in_body(route, payload, query):
             target = self.resolver.resolve(item.resource, [item.id], {})
             hidden = not_found(route, item.resource, [item.id])
             refusal = by_grants(self.grants, who, route.action, item.permission, target, hidden)

@@ -95,6 +95,23 @@ def _linked_experiments(body: dict[str, Any]) -> Iterator[Named]:
                         Permission.EDIT)
 
 
+def _version_run(fields: dict[str, Any]) -> Iterator[Named]:
+    """A version's documents show its source run (params, metrics, datasets): read access
+    to that run too, whatever the registered model's grants say."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.server.handlers import _get_model_registry_store
+
+    name, version = fields.get("name"), fields.get("version")
+    if not isinstance(name, str) or not isinstance(version, str) or not version.isdigit():
+        return  # the route answers the bad field itself
+    try:
+        found = _get_model_registry_store().get_model_version(name, version)
+    except MlflowException:
+        return  # no such version: the route answers 404
+    if found.run_id:
+        yield Named("version", Resource.RUN, str(found.run_id), Permission.READ)
+
+
 BY_PATH = {
     "/api/2.0/mlflow/model-versions/create": _version_sources,
     "/api/2.0/mlflow/runs/log-metric": _metric_model,
@@ -105,12 +122,17 @@ BY_PATH = {
     "/api/2.0/mlflow/traces/link-to-run": _linked_traces,
     "/api/2.0/mlflow/traces/link-prompts": _linked_prompts,
     "/api/3.0/mlflow/datasets/{dataset_id}/add-experiments": _linked_experiments,
+    "/api/2.0/compliance/model-versions/documents": _version_run,
+    "/api/2.0/compliance/model-versions/bundle": _version_run,
 }
-"""Routes whose body names further objects, and how to find them."""
+"""Routes whose body (or, for a GET, query) names further objects, and how to find them."""
 
 
-def named_in_body(route: Route, body: Any) -> list[Named]:
+def named_in_body(route: Route, body: Any, query: dict[str, list[str]] | None = None
+                  ) -> list[Named]:
     finder = BY_PATH.get(route.path)
+    if finder is not None and route.method == "GET" and query is not None:
+        body = {k: v[0] for k, v in query.items() if v}
     if finder is None or not isinstance(body, dict):
         return []
     return list(finder(body))

@@ -744,6 +744,12 @@ ROUTES: list[Route] = [
     # Whether the gate admits a version now, and why not: read access to the model.
     route("GET", "/api/2.0/compliance/model-versions/gate-status",
           "model_version.gate_status.read", P.READ, R.MODEL_VERSION, query("name")),
+    # A version's documents and its signed bundle (server/documents.py): read access to
+    # the model here, and to the version's source run (authorization/named.py).
+    route("GET", "/api/2.0/compliance/model-versions/documents",
+          "model_version.document.read", P.READ, R.MODEL_VERSION, query("name")),
+    route("GET", "/api/2.0/compliance/model-versions/bundle",
+          "model_version.bundle.read", P.READ, R.MODEL_VERSION, query("name")),
     # Every version holding a gated alias or stage Production judged again (and, when
     # configured, lapsed ones demoted): admins only.
     route("POST", "/api/2.0/compliance/model-versions/recheck", "model_version.recheck",
