@@ -7,7 +7,7 @@ every worker. The request path of DESIGN.md, outermost first:
     -> authentication -> limits before authentication -> seed's GET search
     -> authorization (one decision, left in the scope) -> the signed-in user's account
     (MLflow's UI) -> administration API -> retention -> a version's documents and
-    bundle -> data-subject index
+    bundle -> the compliance web pages (/compliance/) -> data-subject index
     -> indexing of logged datasets' subjects (after MLflow's answer) -> search limits
     -> surface hardening -> identity claims -> compliance validation
     -> promotion gate -> encrypted downloads (decrypting as they stream)
@@ -40,8 +40,9 @@ from mlflow_compliance.server.audit import AuditCapture
 from mlflow_compliance.server.authentication.credentials import Authenticator
 from mlflow_compliance.server.authentication.layer import Authentication
 from mlflow_compliance.server.authentication.oidc import OidcSettings, OidcVerifier
-from mlflow_compliance.server.authorization.defaults import Defaults
+from mlflow_compliance.server.authorization.defaults import Defaults, Grants
 from mlflow_compliance.server.authorization.layer import Authorization
+from mlflow_compliance.server.authorization.resources import Resolver
 from mlflow_compliance.server.browser import BrowserProtection
 from mlflow_compliance.server.claims import IdentityClaims
 from mlflow_compliance.server.documents import Documents
@@ -49,6 +50,9 @@ from mlflow_compliance.server.encrypted_downloads import EncryptedDownloads
 from mlflow_compliance.server.gate.decisions import Gate
 from mlflow_compliance.server.need_to_know import need_to_know
 from mlflow_compliance.server.no_delay import no_delay_on_tcp_sockets
+from mlflow_compliance.server.pages.csrf import Csrf
+from mlflow_compliance.server.pages.layer import Pages
+from mlflow_compliance.server.pages.site import Site
 from mlflow_compliance.server.promotion_gate import PromotionGate
 from mlflow_compliance.server.record_rules import RecordRules
 from mlflow_compliance.server.retention_routes import Retention
@@ -140,6 +144,9 @@ def create_app() -> ASGIApp:
     app = SubjectIndexing(app, uri)
     app = Subjects(app, uri, signer)
     app = Documents(app, VersionDocuments(gate, audit, signer))
+    app = Pages(app, Site(uri, gate, audit, signer, Verifier.load(settings.home),
+                          Grants(store, Defaults.from_env()), Resolver(),
+                          Csrf.of_home(settings.home), settings.home))
     app = Retention(app, uri)
     app = Administration(app, store, audit, info)
     app = Account(app, store)

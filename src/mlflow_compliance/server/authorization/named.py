@@ -124,6 +124,8 @@ BY_PATH = {
     "/api/3.0/mlflow/datasets/{dataset_id}/add-experiments": _linked_experiments,
     "/api/2.0/compliance/model-versions/documents": _version_run,
     "/api/2.0/compliance/model-versions/bundle": _version_run,
+    "/compliance/version": _version_run,
+    "/compliance/version/sign-off": _version_run,
 }
 """Routes whose body (or, for a GET, query) names further objects, and how to find them."""
 
@@ -131,7 +133,9 @@ BY_PATH = {
 def named_in_body(route: Route, body: Any, query: dict[str, list[str]] | None = None
                   ) -> list[Named]:
     finder = BY_PATH.get(route.path)
-    if finder is not None and route.method == "GET" and query is not None:
+    if finder is not None and route.path.startswith("/compliance/") and query is not None:
+        body = {k: v[0] for k, v in query.items() if v}  # the pages name it in the query
+    elif finder is not None and route.method == "GET" and query is not None:
         body = {k: v[0] for k, v in query.items() if v}
     if finder is None or not isinstance(body, dict):
         return []

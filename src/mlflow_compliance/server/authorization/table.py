@@ -130,6 +130,22 @@ ROUTES: list[Route] = [
     route("GET", "/api/3.0/mlflow/server-info", "server.info.read", P.AUTHENTICATED),
     route("GET", "/", "ui.page.read", P.AUTHENTICATED),
     route("GET", "/static-files/{path:path}", "ui.static_file.read", P.AUTHENTICATED),
+    # --- the compliance web pages (server/pages/): lists narrowed to what the caller
+    # may read; a version's page needs read on the model and its source run (named.py)
+    route("GET", "/compliance", "page.inventory.redirect", P.AUTHENTICATED),
+    route("GET", "/compliance/", "page.inventory.read", P.AUTHENTICATED),
+    route("GET", "/compliance/runs", "page.runs.read", P.AUTHENTICATED),
+    route("GET", "/compliance/static/{path:path}", "page.static.read", P.AUTHENTICATED),
+    route("POST", "/compliance/recheck", "page.recheck", P.ADMIN, R.SERVER),
+    route("GET", "/compliance/version", "page.version.read", P.READ, R.MODEL_VERSION,
+          query("name")),
+    # a sign-off from the browser: audited as the REST sign-off is; the gate checks the
+    # approver clearance and four eyes, the page the CSRF token and the digest shown
+    route("POST", "/compliance/version/sign-off", "model_version.approve.browser", P.READ,
+          R.MODEL_VERSION, query("name")),
+    route("GET", "/compliance/audit", "page.audit.read", P.READ, R.SERVER),
+    route("GET", "/compliance/audit/export", "audit.export", P.READ, R.SERVER),
+    route("GET", "/compliance/requests", "page.requests.read", P.PRIVACY, R.SERVER),
     route("GET", "/build/{filename:path}", "ui.build_file.read", P.AUTHENTICATED),
     # UI only (/ajax-api/): usage telemetry the UI sends to MLflow's telemetry service.
     route("GET", "/api/3.0/mlflow/ui-telemetry", "ui.telemetry.config.read", P.READ, R.SERVER),
@@ -815,6 +831,8 @@ mlflow-compliance answers itself, for MLflow's UI."""
 
 OWN_PREFIX = "/api/2.0/compliance/"
 """Routes of mlflow-compliance itself, not of MLflow."""
+PAGES_PREFIX = "/compliance"
+"""The compliance web pages (server/pages/): mlflow-compliance's too."""
 """Every route MLflow serves. Filled in route by route; see the module docstring."""
 
 
