@@ -318,3 +318,39 @@ def test_the_seed_examples_bundle_holds_valid_boms_equal_to_the_clis(
         done = cli(server, "report", kind, name, version)
         assert done.returncode == 0, done.stderr
         assert done.stdout.encode() == files[file], kind
+
+
+def test_a_repeated_field_is_refused_before_any_document_is_made(
+    server: Server, tmp_path: Path
+) -> None:
+    """``version=1&version=2``: the run of one version would be checked and the other's
+    served; the authorization layer refuses a repeated field (400, naming it), and our
+    handlers read their query as that layer does anyway (server/query.py)."""
+    from tests.test_promotion_gate import model
+
+    mlflow.set_tracking_uri(server.url)
+    name = f"twofold-{uuid.uuid4().hex[:6]}"
+    open_experiment = mlflow.set_experiment(f"open-{uuid.uuid4().hex[:6]}").experiment_id
+    first = model(name, None)
+    mlflow.set_experiment(f"closed-{uuid.uuid4().hex[:6]}")
+    second = model(name, None)
+    mlflow.set_experiment("Default")
+    second_run = mlflow.MlflowClient(server.url).get_model_version(name, second).run_id
+    reader = user(server)
+    for kind, target in (("--model", name), ("--experiment", open_experiment)):
+        granted = cli(server, "grant", reader[0], kind, target, "--permission", "read")
+        assert granted.returncode == 0, granted.stderr
+    alone = requests.get(server.url + DOCUMENTS, params={
+        "name": name, "version": second, "kind": "model-card"}, auth=reader, timeout=60)
+    assert alone.status_code in (403, 404), alone.text  # the control: 2 alone is refused
+    allowed = requests.get(server.url + DOCUMENTS, params={
+        "name": name, "version": first, "kind": "model-card"}, auth=reader, timeout=60)
+    assert allowed.status_code == 200, allowed.text  # and 1 alone is served
+    for route, extra in ((DOCUMENTS, "&kind=model-card"), (BUNDLE, "")):
+        for versions in (f"version={first}&version={second}",
+                         f"version={second}&version={first}"):
+            answer = requests.get(f"{server.url}{route}?name={name}&{versions}{extra}",
+                                  auth=reader, timeout=120)
+            assert answer.status_code == 400, answer.text
+            assert answer.json()["message"] == "version: given 2 times; give it once"
+            assert second_run.encode() not in answer.content

@@ -39,6 +39,7 @@ from mlflow_compliance.identity.store import (
 )
 from mlflow_compliance.server.audit import NOTES_KEY
 from mlflow_compliance.server.errors import error_response
+from mlflow_compliance.server.query import query_fields
 
 PREFIX = "/api/2.0/compliance/"
 KINDS = {"experiment": GrantKind.EXPERIMENT, "model": GrantKind.REGISTERED_MODEL}
@@ -105,7 +106,7 @@ def account_endpoint(
 async def _answer(
     request: Request, handle: Callable[[dict[str, Any]], Any], creates: bool
 ) -> JSONResponse:
-    data: dict[str, Any] = dict(request.query_params)
+    data: dict[str, Any] = query_fields(request.scope)
     if request.method == "POST":
         try:
             data = await request.json()

@@ -4,13 +4,15 @@ Loaded by ``mlflow server --app-name compliance`` (entry point group ``mlflow.ap
 every worker. The request path of DESIGN.md, outermost first:
 
     audit -> browser protections (Host, Origin, JSON content type; MLflow's settings)
-    -> authentication -> limits before authentication -> seed's GET search
+    -> refusals under /compliance/ shown as pages -> authentication
+    -> limits before authentication -> seed's GET search
     -> authorization (one decision, left in the scope) -> the signed-in user's account
     (MLflow's UI) -> administration API -> retention -> a version's documents and
     bundle -> the compliance web pages (/compliance/) -> data-subject index
     -> indexing of logged datasets' subjects (after MLflow's answer) -> search limits
     -> surface hardening -> identity claims -> compliance validation
     -> promotion gate -> encrypted downloads (decrypting as they stream)
+    -> a link to the compliance pages on MLflow's UI page (index_link)
     -> MLflow (FastAPI + Flask)
 
 The audit layer wraps everything, so requests refused by any layer are logged too,
@@ -48,10 +50,12 @@ from mlflow_compliance.server.claims import IdentityClaims
 from mlflow_compliance.server.documents import Documents
 from mlflow_compliance.server.encrypted_downloads import EncryptedDownloads
 from mlflow_compliance.server.gate.decisions import Gate
+from mlflow_compliance.server.index_link import IndexLink
 from mlflow_compliance.server.need_to_know import need_to_know
 from mlflow_compliance.server.no_delay import no_delay_on_tcp_sockets
 from mlflow_compliance.server.pages.csrf import Csrf
 from mlflow_compliance.server.pages.layer import Pages
+from mlflow_compliance.server.pages.refusals import PageRefusals
 from mlflow_compliance.server.pages.site import Site
 from mlflow_compliance.server.promotion_gate import PromotionGate
 from mlflow_compliance.server.record_rules import RecordRules
@@ -135,6 +139,7 @@ def create_app() -> ASGIApp:
     }
 
     app: ASGIApp = mlflow_app
+    app = IndexLink(app)  # a link to the compliance pages on MLflow's UI page
     app = EncryptedDownloads(app)
     app = PromotionGate(app, gate, aliases, demote)
     app = ComplianceValidation(app, RecordRules(policy, strict))
@@ -154,6 +159,7 @@ def create_app() -> ASGIApp:
     app = SeedSearch(app)
     app = AnonymousLimits(app)
     app = Authentication(app, authenticator)
+    app = PageRefusals(app)
     app = BrowserProtection(app)
     if logging_on:
         app = AuditCapture(app, GroupWriter(audit))

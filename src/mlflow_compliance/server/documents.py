@@ -25,6 +25,7 @@ from starlette.types import ASGIApp
 from mlflow_compliance.server.administration import PREFIX
 from mlflow_compliance.server.audit import note
 from mlflow_compliance.server.errors import error_response
+from mlflow_compliance.server.query import query_fields
 from mlflow_compliance.server.routed import RoutedLayer
 from mlflow_compliance.server.version_documents import BadRequest, VersionDocuments
 
@@ -44,7 +45,7 @@ def _file(name: str, media_type: str, content: bytes) -> Response:
 def _endpoint(make: Callable[[dict[str, Any]], tuple[str, str, bytes]]
               ) -> Callable[[Request], Awaitable[Response]]:
     async def run(request: Request) -> Response:
-        data = dict(request.query_params)
+        data = query_fields(request.scope)
         try:
             name, media_type, content = await run_in_threadpool(make, data)
         except BadRequest as e:

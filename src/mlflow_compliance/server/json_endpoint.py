@@ -23,6 +23,7 @@ from mlflow_compliance.encryption.keys.errors import KeyringError
 from mlflow_compliance.identity.principal import ANONYMOUS, SCOPE_KEY, Principal
 from mlflow_compliance.server.audit import note
 from mlflow_compliance.server.errors import error_response
+from mlflow_compliance.server.query import query_fields
 
 Handler = Callable[[dict[str, Any], str], dict[str, Any]]
 """(the request's fields, who asks) -> the answer."""
@@ -58,7 +59,7 @@ def json_endpoint(handle: Handler, noted: Noted, refusals: Sequence[Refusal],
     """The Starlette endpoint running ``handle`` in a worker thread."""
 
     async def run(request: Request) -> JSONResponse:
-        data: Any = dict(request.query_params)
+        data: Any = query_fields(request.scope)
         if request.method == "POST":
             try:
                 data = await request.json()

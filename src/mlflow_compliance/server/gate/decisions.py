@@ -214,7 +214,11 @@ class Gate:
 
     # --- signing off ------------------------------------------------------------------
 
-    def approve(self, who: Principal, name: str, version: str, note_text: str) -> Approval:
+    def approve(self, who: Principal, name: str, version: str, note_text: str,
+                shown_digest: str | None = None) -> Approval:
+        """Record ``who``'s sign-off; with ``shown_digest`` (the evidence digest a page
+        showed the approver), only if the evidence is still that one: what is signed is
+        what was seen."""
         if who.role is not Role.ADMIN and Clearance.APPROVER not in who.clearances:
             raise Refused(403, "PERMISSION_DENIED",
                           f"{who.name} may not sign off model versions: needs the approver "
@@ -228,6 +232,10 @@ class Gate:
             raise Refused(400, "INVALID_STATE",
                           f"{target.name} cannot be signed off: it fails {', '.join(failing)}")
         evidence = self.evidence(loaded)
+        if shown_digest is not None and shown_digest != evidence.digest():
+            raise Refused(409, "INVALID_STATE", "the evidence changed since the page was shown "
+                                                "(or the form did not say what it showed): "
+                                                "review it again")
         results = [[f.rule_id, f.status.value] for f in findings]
         return self.approvals.record(self.signer, name, version, who.name, note_text, results,
                                      evidence.digest(), evidence.as_dict())

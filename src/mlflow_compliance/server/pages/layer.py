@@ -10,7 +10,13 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mlflow_compliance.server.pages import audit_page, inventory, requests_page, version
+from mlflow_compliance.server.pages import (
+    audit_page,
+    inventory,
+    requests_page,
+    runs_page,
+    version,
+)
 from mlflow_compliance.server.pages.render import SECURITY_HEADERS, page
 from mlflow_compliance.server.pages.site import Site
 
@@ -34,6 +40,7 @@ class Pages:
         routes = [
             Route(PREFIX + "static/{path:path}", _static, methods=["GET"]),
             *inventory.routes(site),
+            *runs_page.routes(site),
             *version.routes(site),
             *audit_page.routes(site),
             *requests_page.routes(site),
