@@ -16,11 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 
-from mlflow_compliance.testing import Server
+from mlflow_compliance.testing import Server, start_compliance_server
 from tests.test_promotion_gate import cli
-from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS
+
+# Debian's chromium through Playwright, one browser per module: the UI tests' fixture
+from tests.test_ui_browser import browser  # noqa: F401
 
 PASSWORD = "a long enough password"
 
@@ -39,20 +41,17 @@ def grant(server: Server, who: str, kind: str, target: str, level: str = "read")
     assert done.returncode == 0, done.stderr
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `bash scripts/chromium.sh` (run by `make services`)"
-                    " installs Debian's chromium")
-    with sync_playwright() as playwright:
-        b = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                       args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+def page_server(tmp_path_factory: pytest.TempPathFactory, folder: str) -> Iterator[Server]:
+    """A compliance server for one test module (MLflow's job runner off: it serves no
+    page, and leaves the CPU to the browser)."""
+    s = start_compliance_server(tmp_path_factory.mktemp(folder),
+                                env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
+    yield s
+    s.stop()
 
 
-def context(browser: Browser, credentials: tuple[str, str] | None) -> BrowserContext:
-    return browser.new_context(
+def context(chromium: Browser, credentials: tuple[str, str] | None) -> BrowserContext:
+    return chromium.new_context(
         http_credentials=(
             {"username": credentials[0], "password": credentials[1]} if credentials else None
         ),

@@ -26,8 +26,8 @@ import requests
 from mlflow.server import __file__ as mlflow_server_file
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from mlflow_compliance.testing import Server, start_compliance_server
-from tests.pages_support import browser, context, person, screenshot  # noqa: F401
+from mlflow_compliance.testing import Server
+from tests.pages_support import browser, context, page_server, person, screenshot  # noqa: F401
 from tests.test_subject_requests import cli as subjects_cli
 
 AUDIT, EXPORT, REQUESTS = "/compliance/audit", "/compliance/audit/export", "/compliance/requests"
@@ -43,10 +43,7 @@ class Seed:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = start_compliance_server(tmp_path_factory.mktemp("home-pages-audit"),
-                                env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
-    yield s
-    s.stop()
+    yield from page_server(tmp_path_factory, "home-pages-audit")
 
 
 def entries_of(server: Server, principal: str, at_least: int = 0) -> list[dict[str, Any]]:

@@ -23,11 +23,12 @@ from playwright.sync_api import Browser, Page
 
 from mlflow_compliance.server.pages.csrf import Csrf
 from mlflow_compliance.server.pages.svg import Bar, Box, lineage, metrics_chart
-from mlflow_compliance.testing import Server, start_compliance_server
+from mlflow_compliance.testing import Server
 from tests.pages_support import (
     browser,  # noqa: F401
     context,
     grant,
+    page_server,
     person,
     screenshot,
 )
@@ -40,10 +41,7 @@ NOTE = "Reviewed the DPIA, the bias examination and the per-group accuracy in th
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = start_compliance_server(tmp_path_factory.mktemp("home-pages-version"),
-                                env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
-    yield s
-    s.stop()
+    yield from page_server(tmp_path_factory, "home-pages-version")
 
 
 @pytest.fixture(scope="module")
