@@ -327,3 +327,26 @@ def test_names_in_the_pictures_are_text_not_markup() -> None:
         assert "<script" not in svg and "&lt;script&gt;" in svg
         assert svg.startswith("<svg") and 'role="img"' in svg
     assert "r&amp;d" in picture and "not met" in chart
+
+
+def test_the_form_key_is_made_once_0600_and_never_read_half_written(tmp_path: Path) -> None:
+    """Every worker makes its Csrf at start; the first one's key is the one all use, and a
+    key file that is not a whole key stops the server rather than signing with it."""
+    import os
+    import stat
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mlflow_compliance.server.pages.csrf import KEY_FILE, Csrf
+
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda _: Csrf.of_home(tmp_path).key, range(16)))
+    assert len(set(made)) == 1 and len(made[0]) == 32
+    assert stat.S_IMODE(os.stat(tmp_path / KEY_FILE).st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == [KEY_FILE]  # no leftovers
+    token = Csrf.of_home(tmp_path).token("ann", "sign-off:m:1")
+    assert Csrf.of_home(tmp_path).valid("ann", "sign-off:m:1", token)
+    assert not Csrf.of_home(tmp_path).valid("bob", "sign-off:m:1", token)
+    assert not Csrf.of_home(tmp_path).valid("ann", "sign-off:m:2", token)
+    (tmp_path / KEY_FILE).write_text("")
+    with pytest.raises(RuntimeError, match="not a key of this server"):
+        Csrf.of_home(tmp_path)

@@ -22,14 +22,29 @@ DAY = 86_400
 
 
 def _load_or_create(home: Path) -> bytes:
+    """The home's key; made on first use. Workers start together: the key is written to
+    a file of this process's own and linked into place, which fails if another worker's
+    is there already, so no worker ever reads a half-written key."""
     path = home / KEY_FILE
+    if not path.exists():
+        own = home / f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(own, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_bytes(32).hex())
+        try:
+            os.link(own, path)
+        except FileExistsError:
+            pass  # another worker's key is in place: use that one
+        finally:
+            own.unlink()
+    text = path.read_text().strip()
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return bytes.fromhex(path.read_text().strip())
-    key = secrets.token_bytes(32)
-    with os.fdopen(fd, "w") as f:
-        f.write(key.hex())
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise RuntimeError(f"{path}: not a key of this server (64 hex digits); delete it to "
+                           "make a new one (open forms then need reloading)")
     return key
 
 
