@@ -487,8 +487,12 @@ def test_every_route_whose_body_names_objects_has_its_body_read() -> None:
     # named in it); a route of named.BY_PATH outside both would be decided unread.
     from mlflow_compliance.server.authorization.messages import message_of
     from mlflow_compliance.server.authorization.named import BY_PATH
-    from mlflow_compliance.server.authorization.table import ROUTES
+    from mlflow_compliance.server.authorization.table import PAGES_PREFIX, ROUTES
 
     for route in ROUTES:
         if route.path in BY_PATH and route.method != "GET":
+            if route.path.startswith(PAGES_PREFIX + "/"):
+                # a page's form names its version in the query, which is always read
+                assert route.where and all(w.source.value == "query" for w in route.where)
+                continue
             assert message_of(route.method, route.path) is not None, route.path
