@@ -198,12 +198,14 @@ def test_the_auditor_sees_every_version_and_no_recheck_form(
 def test_filters_narrow_the_rows(world: World, browser: Browser) -> None:  # noqa: F811
     page, _ = visit(browser, world.people["admin"], world.url())
     page.get_by_label("Risk class").select_option("high")
-    page.get_by_role("button", name="Apply").click()
+    with page.expect_navigation(timeout=120_000):
+        page.get_by_role("button", name="Apply").click()
     assert set(table(page)) == {f"{world.ranker} v1"}
     assert "risk=high" in page.url
     page.get_by_label("Risk class").select_option("")
     page.get_by_label("Name contains").fill("iris-")
-    page.get_by_role("button", name="Apply").click()
+    with page.expect_navigation(timeout=120_000):
+        page.get_by_role("button", name="Apply").click()
     assert set(table(page)) == {f"{world.iris} v1"}
     failing = {f"{f['target_id'].replace('/', ' v')}" for f in check(world)
                if f["target_kind"] == "model_version" and f["status"] in ("fail", "undeclared")}
@@ -234,10 +236,12 @@ def test_pages_of_models_link_to_each_other(world: World, browser: Browser) -> N
     page, _ = visit(browser, world.people["admin"], world.url("/compliance/?max_results=2"))
     first = set(table(page))
     assert len(first) == 2
-    page.get_by_role("link", name="Next 2 models").click()
+    with page.expect_navigation(timeout=120_000):
+        page.get_by_role("link", name="Next 2 models").click()
     second = set(table(page))
     assert len(second) == 1 and not first & second
-    page.get_by_role("link", name="Previous 2 models").click()
+    with page.expect_navigation(timeout=120_000):
+        page.get_by_role("link", name="Previous 2 models").click()
     assert set(table(page)) == first
 
 
@@ -286,7 +290,8 @@ def test_the_admin_rechecks_every_version_and_sees_a_new_sign_off(
     ranker = table(page)[f"{world.ranker} v1"]
     assert ranker["Checked"].startswith("changed since checked")  # signed after its check
     assert (ranker["Sign-off"], ranker["Gate"]) == ("none", "refused")
-    page.get_by_role("button", name="Re-check every version now").click()
+    with page.expect_navigation(timeout=120_000):
+        page.get_by_role("button", name="Re-check every version now").click()
     assert page.url == world.url()
     after = stored(world)
     assert after.keys() == before.keys()

@@ -203,8 +203,8 @@ def test_the_approver_signs_off_in_the_browser_and_the_gate_admits_the_version(
     assert "test_accuracy/women" in covered and "applications-held-out@" in covered
     screenshot(page, tmp_path, "version-approver")
     page.get_by_label("Note: what you reviewed").fill(NOTE)
-    page.get_by_role("button", name=f"Sign off {name} version {version}").click()
-    page.wait_for_load_state()
+    with page.expect_navigation(timeout=120_000):  # the post, its 303, the page again
+        page.get_by_role("button", name=f"Sign off {name} version {version}").click()
     assert page.url.startswith(url(server, name, version))
     row = page.locator("#sign-offs tbody tr").first.inner_text()
     assert approver in row and NOTE in row and digest in row and "verifies" in row

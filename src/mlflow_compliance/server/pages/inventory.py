@@ -220,6 +220,7 @@ class Listed:
     run_id: str | None
     updated_ms: int
     tags: dict[str, str]
+    model_id: str | None = None  # the logged model it was registered from, if any
 
 
 def _searched(names: list[str]) -> list[Listed]:
@@ -230,7 +231,7 @@ def _searched(names: list[str]) -> list[Listed]:
     for start in range(0, len(names), NAMES_PER_SEARCH):
         query = "name IN (" + ", ".join(map(_quoted, names[start:start + NAMES_PER_SEARCH])) + ")"
         found.extend(Listed(v.name, str(v.version), v.run_id, int(v.last_updated_timestamp or 0),
-                            dict(v.tags or {}))
+                            dict(v.tags or {}), getattr(v, "model_id", None))
                      for v in model_versions(registry, query, page_size=VERSIONS_PER_SEARCH))
     return found
 
@@ -256,12 +257,13 @@ def listed_versions(names: list[str]) -> list[Listed]:
     with registry.ManagedSessionMaker() as session:
         for start in range(0, len(names), NAMES_PER_QUERY):
             chunk = names[start:start + NAMES_PER_QUERY]
-            for name, version, run_id, updated in session.query(
-                    V.name, V.version, V.run_id, V.last_updated_time).filter(
+            for name, version, run_id, updated, source in session.query(
+                    V.name, V.version, V.run_id, V.last_updated_time, V.source).filter(
                     V.name.in_(chunk), V.current_stage != STAGE_DELETED_INTERNAL,
                     *workspace(V)):
                 found[(name, str(version))] = Listed(name, str(version), run_id,
-                                                     int(updated or 0), {})
+                                                     int(updated or 0), {},
+                                                     _logged_model(source))
             for name, version, key, value in session.query(
                     T.name, T.version, T.key, T.value).filter(T.name.in_(chunk),
                                                               *workspace(T)):
@@ -270,8 +272,16 @@ def listed_versions(names: list[str]) -> list[Listed]:
     return list(found.values())
 
 
+def _logged_model(source: str | None) -> str | None:
+    """The logged model a ``models:/m-...`` source names (as MLflow's answers give it as
+    ``model_id``), so the personal-data view sees the version's whole lineage."""
+    if source and source.startswith("models:/m-"):
+        return source.removeprefix("models:/").split("/", 1)[0]
+    return None
+
+
 def _visible(seen: Seen, versions: Iterable[Listed]) -> list[Listed]:
-    return [v for v in versions if seen.version(v.name, v.run_id, None, v.tags)]
+    return [v for v in versions if seen.version(v.name, v.run_id, v.model_id, v.tags)]
 
 
 def _aliases(models: Iterable[RegisteredModel]) -> dict[Key, tuple[str, ...]]:
