@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -63,6 +64,8 @@ DOCUMENT_LINKS = (
     ("Annex IV technical documentation (PDF)", "annex-iv", "pdf"),
 )
 ORDER = {Status.FAIL: 0, Status.UNDECLARED: 0, Status.PASS: 1, Status.NOT_APPLICABLE: 2}
+
+log = logging.getLogger(__name__)
 
 
 class PageProblem(Exception):
@@ -343,8 +346,14 @@ def routes(site: Site) -> list[Route]:
             return _problem_page(site, request, status, str(e))
         note(request.scope, decision={"approval": approval.id,
                                       "record_digest": approval.record_digest})
-        # the inventory's stored result of this version, fresh: it shows the sign-off
-        await run_in_threadpool(check_results.check_version, site, name, version)
+        # the inventory's stored result of this version, fresh: it shows the sign-off.
+        # The sign-off stands either way; a result not refreshed stays marked "changed
+        # since checked" (signed after its check) until the next check.
+        try:
+            await run_in_threadpool(check_results.check_version, site, name, version)
+        except Exception as e:  # a cache refresh, after the decision: logged, not fatal
+            log.warning("pages: %s version %s: the stored check result was not refreshed "
+                        "after a sign-off (%s)", name, version, type(e).__name__)
         return RedirectResponse(page_url(name, version) + "#sign-offs", status_code=303,
                                 headers=SECURITY_HEADERS)
 
