@@ -298,6 +298,41 @@ def test_a_cross_site_sign_off_is_refused_and_records_nothing(
     assert len(signoffs(server, name, version)) == before
 
 
+def test_a_form_that_is_not_the_pages_form_is_refused_before_it_is_read(
+    server: Server, ranker: tuple[str, str], people: People,
+) -> None:
+    """A valid token in a text/plain body (what a cross-site form can send without a
+    preflight), a body larger than any note, a flood of fields: refused with the status
+    naming why (pages/forms.py), for the sign-off and the admins' re-check alike, and
+    nothing is recorded."""
+    from urllib.parse import urlencode
+
+    name, version = ranker
+    approver = people["approver"]
+    before = len(signoffs(server, name, version))
+    mine = {**form_fields(server, approver, name, version), "note": NOTE}
+    url = sign_off_url(server, name, version)
+    cases = [
+        ("text/plain", urlencode(mine).encode(), 415, "Content-Type: text/plain is not allowed"),
+        ("application/x-www-form-urlencoded",
+         urlencode({**mine, "note": "x" * 20_000}).encode(), 413, "larger than"),
+        ("application/x-www-form-urlencoded",
+         urlencode({**mine, **{f"f{i}": "1" for i in range(50)}}).encode(), 400,
+         "not a valid urlencoded"),
+    ]
+    for kind, body, status, said in cases:
+        refused = requests.post(url, data=body, auth=approver, allow_redirects=False,
+                                headers={"Content-Type": kind}, timeout=60)
+        assert refused.status_code == status, (kind, refused.text[:300])
+        assert said in refused.text, kind
+    assert len(signoffs(server, name, version)) == before
+    assert server.auth is not None
+    recheck = requests.post(f"{server.url}/compliance/recheck", data=b"csrf=x",
+                            auth=server.auth, headers={"Content-Type": "text/plain"},
+                            allow_redirects=False, timeout=60)
+    assert recheck.status_code == 415 and "Content-Type: text/plain" in recheck.text
+
+
 def test_a_sign_off_of_evidence_that_changed_is_refused_with_409(
     server: Server, ranker: tuple[str, str], people: People,
 ) -> None:

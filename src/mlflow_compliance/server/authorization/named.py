@@ -106,8 +106,11 @@ def _version_run(fields: dict[str, Any]) -> Iterator[Named]:
         return  # the route answers the bad field itself
     try:
         found = _get_model_registry_store().get_model_version(name, version)
-    except MlflowException:
-        return  # no such version: the route answers 404
+    except MlflowException as e:
+        if e.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND",
+                            "INVALID_PARAMETER_VALUE"):
+            return  # no such version: the route answers it (404, 400) without the run
+        raise  # the registry cannot say which run: nothing is decided without it
     if found.run_id:
         yield Named("version", Resource.RUN, str(found.run_id), Permission.READ)
 

@@ -155,8 +155,11 @@ class Gate:
 
     # --- deciding ---------------------------------------------------------------------
 
-    def status(self, name: str, version: str, loaded: Loaded | None = None) -> GateStatus:
-        """Everything that keeps the version from a gated alias now (none: admitted)."""
+    def status(self, name: str, version: str, loaded: Loaded | None = None,
+               evidence: Evidence | None = None) -> GateStatus:
+        """Everything that keeps the version from a gated alias now (none: admitted).
+        ``evidence``: the version's evidence, when the caller read it already (reading
+        it hashes every model file)."""
         loaded = loaded or self.load(name, version)
         target = loaded.target
         failing = self.failures(target)
@@ -176,7 +179,7 @@ class Gate:
             reasons.append(f"{when}: it predates sign-off evidence (metrics and model files "
                            "were not covered); it needs a new sign-off")
         else:
-            now = self.evidence(loaded)
+            now = evidence or self.evidence(loaded)
             if now.digest() != latest.record_digest:
                 changed = changes(latest.evidence, now) or ["the evidence changed"]
                 reasons.append(f"{when}: {'; '.join(changed)}; it needs a new sign-off")

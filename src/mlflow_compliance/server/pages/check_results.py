@@ -26,9 +26,10 @@ from sqlalchemy.engine import Engine
 from mlflow_compliance.checks.approvals import Approval, approvals
 from mlflow_compliance.checks.model import FAILING, Finding, Rule, Status, Target
 from mlflow_compliance.checks.packs import DEFAULT_PACKS, evaluate, load_rules
+from mlflow_compliance.checks.signoff_evidence import Evidence
 from mlflow_compliance.record.tags import PERSONAL_DATA_TAG
 from mlflow_compliance.server.claims import REGISTERED_BY_TAG
-from mlflow_compliance.server.gate.decisions import RISK_CLASS_TAG, Gate, Loaded, Refused
+from mlflow_compliance.server.gate.decisions import RISK_CLASS_TAG, Gate, Refused
 from mlflow_compliance.server.pages.site import Site
 from mlflow_compliance.tables import engine_with
 
@@ -115,32 +116,31 @@ def count_packs(targets: Iterable[Target]) -> dict[str, dict[str, int]]:
     return pack_counts(evaluate(rules, targets))
 
 
-def _signoff(gate: Gate, loaded: Loaded, admitted: bool, latest: Approval | None) -> str:
+def _signoff(latest: Approval | None, evidence: Evidence | None) -> str:
     """``valid`` when the latest verified sign-off saw the evidence the version has
     now, ``stale`` when not (or it cannot be shown), ``none`` without one."""
     if latest is None:
         return "none"
-    if admitted:  # the gate compared the evidence already
-        return "valid"
-    if latest.evidence is None:
-        return "stale"
-    try:
-        return "valid" if gate.evidence(loaded).digest() == latest.record_digest else "stale"
-    except Refused:
-        return "stale"  # the model files cannot be read: nothing shows it is valid
+    if latest.evidence is None or evidence is None:
+        return "stale"  # it predates evidence, or the model files cannot be read
+    return "valid" if evidence.digest() == latest.record_digest else "stale"
 
 
 def compute(gate: Gate, name: str, version: str) -> VersionResult:
-    """Check one version now (reads its run, and its model files if signed off);
+    """Check one version now (reads its run, and its model files if signed off, once);
     Refused (404) when there is no such version."""
     loaded = gate.load(name, version)
     target = loaded.target
+    signed = gate.signed(name, version)
+    latest = signed[0] if signed else None
+    evidence: Evidence | None = None
     try:
-        status = gate.status(name, version, loaded)
-        admitted, reasons, latest = status.admitted, status.reasons, status.approval
+        if latest is not None and latest.evidence is not None:
+            evidence = gate.evidence(loaded)
+        status = gate.status(name, version, loaded, evidence)
+        admitted, reasons = status.admitted, status.reasons
     except Refused as e:  # a sign-off whose model files cannot be read
-        signed = gate.signed(name, version)
-        admitted, reasons, latest = False, [str(e)], signed[0] if signed else None
+        admitted, reasons = False, [str(e)]
     tags = dict(loaded.version.tags or {})
     creator = loaded.run.info.user_id if loaded.run is not None else ""
     return VersionResult(
@@ -151,7 +151,7 @@ def compute(gate: Gate, name: str, version: str) -> VersionResult:
         risk_class=target.tags.get(RISK_CLASS_TAG, ""),
         personal_data=target.tags.get(PERSONAL_DATA_TAG, ""),
         owner=tags.get(REGISTERED_BY_TAG) or creator or "",
-        signoff=_signoff(gate, loaded, admitted, latest),
+        signoff=_signoff(latest, evidence),
         admitted=admitted, reasons=reasons, tags=tags_digest(tags),
     )
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from markupsafe import Markup
 from mlflow.entities.model_registry import RegisteredModel
@@ -38,6 +38,7 @@ from mlflow_compliance.server.pages.check_results import (
     Key,
     VersionResult,
 )
+from mlflow_compliance.server.pages.forms import FormProblem, read_form
 from mlflow_compliance.server.pages.page_query import (
     BadInput,
     choice,
@@ -361,16 +362,6 @@ def _inventory_page(who: Principal, site: Site, query: InventoryQuery, status: i
                 if who.role is Role.ADMIN else "")
 
 
-async def _form(request: Request) -> dict[str, list[str]] | None:
-    """The form's fields (None: a body larger than any form of these pages)."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM:
-            return None
-    return parse_qs(body.decode("utf-8", "replace"))
-
-
 def routes(site: Site) -> list[Route]:
     async def inventory(request: Request) -> Response:
         who = site.who(request)
@@ -384,8 +375,11 @@ def routes(site: Site) -> list[Route]:
 
     async def recheck(request: Request) -> Response:
         who = site.who(request)
-        form = await _form(request)
-        token = (form or {}).get("csrf", [""])[0]
+        try:
+            token = (await read_form(request, MAX_FORM)).get("csrf", "")
+        except FormProblem as e:
+            return _inventory_page(who, site, InventoryQuery(), e.status,
+                                   f"The re-check was refused: {e}.")
         if who.role is not Role.ADMIN or not site.csrf.valid(who.name, "recheck", token):
             return _inventory_page(who, site, InventoryQuery(), 403,
                                    "The re-check was refused: the form's token is missing or "

@@ -29,6 +29,9 @@ from mlflow_compliance.server.pages.site import Site
 from mlflow_compliance.server.query import query_fields
 
 EXPERIMENTS_PER_PAGE = 20
+MOST_RUNS = 200
+"""Runs per experiment a page shows at most: their checks run on every view, so a
+page's work stays bounded (20 experiments x 200 runs)."""
 
 
 def _tracking() -> Any:
@@ -47,7 +50,7 @@ class RunsQuery:
 
     @classmethod
     def parse(cls, params: Mapping[str, str]) -> RunsQuery:
-        return cls(number(params, "max_results", 50, 1000), offset_of(params))
+        return cls(number(params, "max_results", 50, MOST_RUNS), offset_of(params))
 
     def fields(self, offset: int) -> dict[str, str]:
         return {"max_results": "" if self.max_results == 50 else str(self.max_results),

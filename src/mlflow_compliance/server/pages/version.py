@@ -21,7 +21,7 @@ import json
 import logging
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_RUN_NAME
 from starlette.concurrency import run_in_threadpool
@@ -40,6 +40,7 @@ from mlflow_compliance.server.claims import REGISTERED_BY_TAG
 from mlflow_compliance.server.gate.decisions import GateStatus, Loaded, Refused
 from mlflow_compliance.server.pages import check_results
 from mlflow_compliance.server.pages.access import Seen
+from mlflow_compliance.server.pages.forms import FormProblem, read_form
 from mlflow_compliance.server.pages.render import SECURITY_HEADERS, page
 from mlflow_compliance.server.pages.site import Site
 from mlflow_compliance.server.pages.svg import Bar, Box, lineage, metrics_chart
@@ -51,7 +52,6 @@ SIGN_OFF = PATH + "/sign-off"
 DOCUMENTS = "/api/2.0/compliance/model-versions/documents"
 BUNDLE = "/api/2.0/compliance/model-versions/bundle"
 MAX_FORM = 16 * 1024  # a note of MAX_NOTE characters, percent-encoded, and two fields
-FORM_TYPE = "application/x-www-form-urlencoded"
 TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 409: "Changed",
           413: "Too large", 415: "Not a form"}
 # The documents a version has (server/version_documents.py): link text, kind, format.
@@ -82,8 +82,8 @@ def page_url(name: str, version: str) -> str:
 
 def _asked(request: Request) -> tuple[str, str]:
     """The version the query names; a missing or malformed field is a 400 naming it."""
-    name = query_fields(request.scope).get("name", "")
-    version = query_fields(request.scope).get("version", "")
+    asked = query_fields(request.scope)
+    name, version = asked.get("name", ""), asked.get("version", "")
     if not name.strip():
         raise PageProblem(400, "name: missing; give the registered model's name, e.g. "
                                "?name=ranker&version=1")
@@ -238,15 +238,15 @@ def view(site: Site, rules: list[Rule], who: Principal, name: str, version: str
          ) -> dict[str, Any]:
     """Everything the page shows, read once."""
     loaded = _load(site, who, name, version)
-    try:
-        status = site.gate.status(name, version, loaded)
-    except Refused as e:  # e.g. the model files cannot be read to compare a sign-off
-        status = GateStatus(False, [str(e)], None, site.gate.failures(loaded.target))
     evidence, evidence_problem = None, ""
-    try:
+    try:  # read once (every model file hashed), for the gate, the sign-offs and the form
         evidence = site.gate.evidence(loaded)
     except Refused as e:
         evidence_problem = str(e)
+    try:
+        status = site.gate.status(name, version, loaded, evidence)
+    except Refused as e:  # e.g. the model files cannot be read to compare a sign-off
+        status = GateStatus(False, [str(e)], None, site.gate.failures(loaded.target))
     digest = evidence.digest() if evidence else ""
     signoffs = [SignOff(a, not forged(a, site.gate.verifier), a.record_digest == digest)
                 for a in site.gate.approvals.of_version(name, version)]
@@ -276,23 +276,12 @@ def purpose(name: str, version: str) -> str:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    """The urlencoded body's fields (first value of each); no python-multipart here."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != FORM_TYPE:
-        raise PageProblem(415, f"Content-Type: {kind or 'missing'} is not allowed; "
-                               f"allowed: {FORM_TYPE} (the page's form)")
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_FORM:
-            raise PageProblem(413, f"the form is larger than {MAX_FORM} bytes; the note "
-                                   f"may have at most {MAX_NOTE} characters")
+    """The sign-off form's fields (pages/forms.py), or the page's problem."""
     try:
-        fields = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=10,
-                          strict_parsing=False)
-    except (UnicodeDecodeError, ValueError):
-        raise PageProblem(400, "the form is not a valid urlencoded UTF-8 body") from None
-    return {k: v[0] for k, v in fields.items() if v}
+        return await read_form(request, MAX_FORM)
+    except FormProblem as e:
+        extra = f"; the note may have at most {MAX_NOTE} characters" if e.status == 413 else ""
+        raise PageProblem(e.status, f"{e}{extra}") from None
 
 
 def _approve(site: Site, who: Principal, name: str, version: str, text: str,
@@ -304,8 +293,8 @@ def _approve(site: Site, who: Principal, name: str, version: str, text: str,
 
 
 def _problem_page(site: Site, request: Request, status: int, message: str) -> Response:
-    name = query_fields(request.scope).get("name", "")
-    version = query_fields(request.scope).get("version", "")
+    asked = query_fields(request.scope)
+    name, version = asked.get("name", ""), asked.get("version", "")
     back = page_url(name, version) if name and version.isdigit() else "/compliance/"
     return page("version.html", status, who=site.who(request), section="inventory",
                 problem={"title": TITLES.get(status, "Refused"), "message": message,
